@@ -1,0 +1,1 @@
+"""Encoders: the dual-mode Conformer and the cascaded (causal + non-causal) Conformer."""
