@@ -1,0 +1,1 @@
+"""ASR models: the dual-mode CTC/attention model and the transducer models."""

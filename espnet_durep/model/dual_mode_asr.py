@@ -1,0 +1,299 @@
+"""Dual-mode hybrid CTC/attention ASR model with in-place, teacher and sp-KD distillation.
+
+One encoder runs in full-context and in streaming mode on the same batch (DuRep; Dual-mode
+ASR).  Per mode: CTC + attention-decoder loss (ESPnet conventions), combined as
+``(1 - stream_weight) * L_full + stream_weight * L_stream``, plus:
+
+* in-place KD — the full-context pass teaches the streaming pass (detached);
+* ASR-aware teacher KD — a frozen, separately trained full-context teacher supervises
+  chosen student layers (regression) and posteriors (KL) in both modes;
+* sp-KD — similarity-preserving KD between the full-context (teacher side) and the
+  streaming path, at encoder and decoder level (multi-decoder joint optimisation).
+
+The teacher is attached by the task for training only (:meth:`attach_teacher`); it is
+never registered as a sub-module, so it is not in checkpoints, not moved by ``.to`` of
+the trainer's DDP wrapper, and never trained.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from espnet.nets.pytorch_backend.nets_utils import th_accuracy
+from espnet.nets.pytorch_backend.transformer.add_sos_eos import add_sos_eos
+from espnet2.asr.espnet_model import ESPnetASRModel
+from espnet2.torch_utils.device_funcs import force_gatherable
+
+from espnet_durep.distill.inplace_kd import InplaceKD
+from espnet_durep.distill.sp_kd import SPKD
+from espnet_durep.distill.teacher_kd import (
+    DiscreteTargetKD,
+    LayerRegressionKD,
+    RandomProjectionQuantizer,
+    posterior_kd,
+)
+
+MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
+
+
+class DualModeASRModel(ESPnetASRModel):
+    """ESPnetASRModel trained in full-context and streaming mode with distillation.
+
+    Options (``model_conf`` in YAML; the ESPnet ones — ctc_weight, lsm_weight,
+    length_normalized_loss, ... — keep their meaning):
+        mode_schedule: "both" (full + stream on every batch), "random" (one mode per
+            step, stream with ``stream_prob``), "alternate", or a single mode "full" /
+            "stream" (e.g. a full-context teacher).
+        stream_weight: weight of the streaming-mode ASR loss.
+        stream_prob: P(stream) per step for ``mode_schedule: random``.
+        multi_decoder: separate CTC + attention decoders for the streaming path
+            (arXiv 2405.13514); default shares them.
+        inplace_kd_weight / inplace_kd_conf: full -> stream in-place KD
+            (temperature, tolerance, att_weight).
+        teacher_layer_kd_weight, teacher_posterior_kd_weight, teacher_discrete_kd_weight,
+        teacher_kd_conf: ASR-aware distillation from a frozen teacher: layer_pairs
+            [[student_layer, teacher_layer], ...], loss_type, cos_weight, temperature,
+            att_posterior (also distil decoder posteriors), codebook_size, code_dim,
+            code_layer, quantizer_seed.
+        sp_kd_weight / sp_kd_conf: similarity-preserving KD stream <- full
+            (axis, detach_teacher, decoder: also at decoder level).
+        kd_warmup_steps: KD weights ramp linearly from 0 over this many training steps.
+    """
+
+    def __init__(
+        self,
+        *args,
+        mode_schedule: str = "both",
+        stream_weight: float = 0.5,
+        stream_prob: float = 0.5,
+        multi_decoder: bool = False,
+        inplace_kd_weight: float = 0.0,
+        inplace_kd_conf: Optional[dict] = None,
+        teacher_layer_kd_weight: float = 0.0,
+        teacher_posterior_kd_weight: float = 0.0,
+        teacher_discrete_kd_weight: float = 0.0,
+        teacher_kd_conf: Optional[dict] = None,
+        sp_kd_weight: float = 0.0,
+        sp_kd_conf: Optional[dict] = None,
+        kd_warmup_steps: int = 0,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        if mode_schedule not in MODE_SCHEDULES:
+            raise ValueError(f"mode_schedule must be one of {MODE_SCHEDULES}, got {mode_schedule!r}")
+        if not 0.0 <= stream_weight <= 1.0:
+            raise ValueError(f"stream_weight must be in [0, 1], got {stream_weight}")
+        if self.decoder is None and self.ctc_weight < 1.0:
+            raise ValueError("ctc_weight < 1 needs an attention decoder")
+        self.mode_schedule = mode_schedule
+        self.stream_weight = stream_weight
+        self.stream_prob = stream_prob
+        self.multi_decoder = multi_decoder
+        if multi_decoder:
+            self.stream_ctc = copy.deepcopy(self.ctc)
+            self.stream_decoder = copy.deepcopy(self.decoder)
+        inplace_kd_conf = dict(inplace_kd_conf or {})
+        self.inplace_att_weight = float(inplace_kd_conf.pop("att_weight", 1.0))
+        self.inplace_kd = InplaceKD(**inplace_kd_conf)
+        self.inplace_kd_weight = inplace_kd_weight
+        sp_kd_conf = dict(sp_kd_conf or {})
+        self.sp_kd_decoder = bool(sp_kd_conf.pop("decoder", True))
+        self.sp_kd = SPKD(**sp_kd_conf)
+        self.sp_kd_weight = sp_kd_weight
+        self.teacher_kd_conf = dict(teacher_kd_conf or {})
+        self.teacher_layer_kd_weight = teacher_layer_kd_weight
+        self.teacher_posterior_kd_weight = teacher_posterior_kd_weight
+        self.teacher_discrete_kd_weight = teacher_discrete_kd_weight
+        self.kd_warmup_steps = kd_warmup_steps
+        # training forward passes so far: drive the alternate schedule and KD warm-up; saved for resume
+        self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
+        self._teacher: Optional[ESPnetASRModel] = None
+
+    # ---------------------------------------------------------------- teacher
+    @property
+    def uses_teacher(self) -> bool:
+        return (self.teacher_layer_kd_weight + self.teacher_posterior_kd_weight
+                + self.teacher_discrete_kd_weight) > 0
+
+    @property
+    def teacher(self) -> Optional[ESPnetASRModel]:
+        return self._teacher
+
+    def attach_teacher(self, teacher: ESPnetASRModel) -> None:
+        """Use ``teacher`` (frozen, eval mode) and build the training-only ``kd_*`` heads."""
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        object.__setattr__(self, "_teacher", teacher)  # not a sub-module: never saved
+        conf = self.teacher_kd_conf
+        s_dim, t_dim = self.encoder.output_size(), teacher.encoder.output_size()
+        if self.teacher_layer_kd_weight > 0:
+            pairs = [tuple(p) for p in conf.get("layer_pairs", [])]
+            if not pairs:
+                raise ValueError("teacher_layer_kd_weight > 0 needs teacher_kd_conf.layer_pairs")
+            self.kd_layer_regression = LayerRegressionKD(
+                s_dim, t_dim, pairs, loss_type=conf.get("loss_type", "l1_cos"),
+                cos_weight=conf.get("cos_weight", 1.0))
+        if self.teacher_discrete_kd_weight > 0:
+            self.kd_quantizer = RandomProjectionQuantizer(
+                t_dim, conf.get("codebook_size", 512), conf.get("code_dim", 16), conf.get("quantizer_seed", 0))
+            self.kd_discrete = DiscreteTargetKD(s_dim, conf.get("codebook_size", 512))
+
+    def _teacher_layers(self) -> List[int]:
+        layers = {t for _, t in self.teacher_kd_conf.get("layer_pairs", [])}
+        if self.teacher_discrete_kd_weight > 0:
+            layers.add(self.teacher_kd_conf.get("code_layer", len(self._teacher.encoder.encoders)))
+        return sorted(layers)
+
+    def _student_layers(self) -> List[int]:
+        if self._teacher is None or self.teacher_layer_kd_weight <= 0:
+            return []
+        return sorted({s for s, _ in self.teacher_kd_conf.get("layer_pairs", [])})
+
+    @torch.no_grad()
+    def _run_teacher(self, speech, speech_lengths, ys_in, ys_in_lens) -> Dict[str, object]:
+        teacher = self._teacher
+        ref = next(teacher.parameters())
+        if ref.device != speech.device:
+            teacher.to(speech.device)
+        feats, flens = teacher._extract_feats(speech, speech_lengths)
+        if teacher.normalize is not None:
+            feats, flens = teacher.normalize(feats, flens)
+        enc, elens, layers = teacher.encoder(feats, flens, mode="full", return_layers=self._teacher_layers())
+        out = {"enc": enc, "lens": elens, "layers": layers or {}, "ctc_logits": teacher.ctc.ctc_lo(enc)}
+        if teacher.decoder is not None and self.teacher_kd_conf.get("att_posterior", True):
+            out["dec_logits"], _ = teacher.decoder(enc, elens, ys_in, ys_in_lens)
+        return out
+
+    # ---------------------------------------------------------------- forward
+    def _modes(self) -> List[str]:
+        if self.mode_schedule == "both":
+            return ["full", "stream"]
+        if self.mode_schedule in ("full", "stream"):
+            return [self.mode_schedule]
+        if not self.training:
+            return ["full", "stream"]  # validation always reports both modes
+        if self.mode_schedule == "alternate":
+            return ["stream" if int(self.train_steps) % 2 else "full"]
+        return ["stream" if float(torch.rand(())) < self.stream_prob else "full"]
+
+    def _kd_scale(self) -> float:
+        if self.kd_warmup_steps <= 0:
+            return 1.0
+        return min(1.0, float(self.train_steps) / self.kd_warmup_steps)
+
+    def heads(self, mode: str):
+        """(ctc, decoder) used by ``mode`` (separate ones for streaming with multi_decoder)."""
+        if mode == "stream" and self.multi_decoder:
+            return self.stream_ctc, self.stream_decoder
+        return self.ctc, self.decoder
+
+    def _branch(self, mode, feats, flens, ys_pad, ys_lens, ys_in, ys_out, ys_in_lens) -> Dict[str, object]:
+        """Encoder pass in ``mode`` + its CTC / attention losses."""
+        enc, elens, layers = self.encoder(feats, flens, mode=mode, return_layers=self._student_layers())
+        ctc, decoder = self.heads(mode)
+        out = {"enc": enc, "lens": elens, "layers": layers or {}, "ctc_logits": ctc.ctc_lo(enc)}
+        out["loss_ctc"] = ctc(enc, elens, ys_pad, ys_lens)
+        loss = out["loss_ctc"]
+        if decoder is not None:
+            (dec_logits, dec_hidden), _ = decoder(enc, elens, ys_in, ys_in_lens, return_hs=True)
+            out["dec_logits"], out["dec_hidden"] = dec_logits, dec_hidden
+            out["loss_att"] = self.criterion_att(dec_logits, ys_out)
+            out["acc"] = th_accuracy(dec_logits.view(-1, self.vocab_size), ys_out, ignore_label=self.ignore_id)
+            loss = self.ctc_weight * out["loss_ctc"] + (1 - self.ctc_weight) * out["loss_att"]
+        if not self.training and self.error_calculator is not None:
+            hyp = ctc.argmax(enc).data
+            out["cer_ctc"] = self.error_calculator(hyp.cpu(), ys_pad.cpu(), is_ctc=True)
+        out["loss"] = loss
+        return out
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """Losses of both modes and the distillation terms; ``kwargs`` (utt_id) unused."""
+        batch_size = speech.size(0)
+        text = text[:, : text_lengths.max()]
+        text[text == -1] = self.ignore_id
+        feats, flens = self._extract_feats(speech, speech_lengths)
+        if self.specaug is not None and self.training:
+            feats, flens = self.specaug(feats, flens)
+        if self.normalize is not None:
+            feats, flens = self.normalize(feats, flens)
+        ys_in, ys_out = add_sos_eos(text, self.sos, self.eos, self.ignore_id)
+        ys_in_lens = text_lengths + 1
+
+        modes = self._modes()
+        branches = {m: self._branch(m, feats, flens, text, text_lengths, ys_in, ys_out, ys_in_lens) for m in modes}
+        stats: Dict[str, Optional[torch.Tensor]] = {}
+        weights = {"full": 1.0 - self.stream_weight, "stream": self.stream_weight} if len(modes) == 2 else {modes[0]: 1.0}
+        loss = sum(weights[m] * branches[m]["loss"] for m in modes)
+        for m, b in branches.items():
+            stats[f"loss_{m}"] = b["loss"].detach()
+            stats[f"loss_ctc_{m}"] = b["loss_ctc"].detach()
+            if "loss_att" in b:
+                stats[f"loss_att_{m}"] = b["loss_att"].detach()
+                stats[f"acc_{m}"] = b["acc"]
+            if "cer_ctc" in b:
+                stats[f"cer_ctc_{m}"] = b["cer_ctc"]
+
+        scale = self._kd_scale() if self.training else 1.0
+        kd_terms = self._distillation(branches, speech, speech_lengths, ys_in, ys_in_lens, ys_out)
+        for name, (weight, value) in kd_terms.items():
+            stats[name] = value.detach()
+            loss = loss + scale * weight * value
+
+        accs = [(weights[m], branches[m]["acc"]) for m in modes if "acc" in branches[m]]
+        if accs:
+            stats["acc"] = sum(w * a for w, a in accs) / sum(w for w, _ in accs)
+        stats["loss"] = loss.detach()
+        if self.training:
+            self.train_steps += 1
+        loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
+        return loss, stats, weight
+
+    def _distillation(self, branches, speech, speech_lengths, ys_in, ys_in_lens, ys_out):
+        """name -> (weight, loss) of every active KD term."""
+        terms: Dict[str, Tuple[float, torch.Tensor]] = {}
+        full, stream = branches.get("full"), branches.get("stream")
+        if self.inplace_kd_weight > 0 and full is not None and stream is not None:
+            kd = self.inplace_kd(
+                stream["ctc_logits"], full["ctc_logits"], stream["lens"],
+                stream.get("dec_logits"), full.get("dec_logits"), ys_in_lens if "dec_logits" in stream else None)
+            for name, value in kd.items():
+                weight = self.inplace_att_weight if name.endswith("_att") else 1.0
+                terms[name] = (self.inplace_kd_weight * weight, value)
+        if self.sp_kd_weight > 0 and full is not None and stream is not None:
+            terms["loss_kd_sp_enc"] = (self.sp_kd_weight, self.sp_kd(stream["enc"], full["enc"], stream["lens"]))
+            if self.sp_kd_decoder and "dec_hidden" in stream:
+                terms["loss_kd_sp_dec"] = (
+                    self.sp_kd_weight, self.sp_kd(stream["dec_hidden"], full["dec_hidden"], ys_in_lens))
+        if self._teacher is not None and self.uses_teacher:
+            terms.update(self._teacher_terms(branches, speech, speech_lengths, ys_in, ys_in_lens))
+        return terms
+
+    def _teacher_terms(self, branches, speech, speech_lengths, ys_in, ys_in_lens):
+        teacher = self._run_teacher(speech, speech_lengths, ys_in, ys_in_lens)
+        temperature = self.teacher_kd_conf.get("temperature", 1.0)
+        terms = {}
+        for mode, b in branches.items():
+            if self.teacher_layer_kd_weight > 0:
+                terms[f"loss_kd_layer_{mode}"] = (
+                    self.teacher_layer_kd_weight,
+                    self.kd_layer_regression(b["layers"], teacher["layers"], b["lens"]))
+            if self.teacher_posterior_kd_weight > 0:
+                value = posterior_kd(b["ctc_logits"], teacher["ctc_logits"], b["lens"], temperature)
+                if "dec_logits" in teacher and "dec_logits" in b:
+                    value = value + posterior_kd(b["dec_logits"], teacher["dec_logits"], ys_in_lens, temperature)
+                terms[f"loss_kd_posterior_{mode}"] = (self.teacher_posterior_kd_weight, value)
+            if self.teacher_discrete_kd_weight > 0:
+                code_layer = self.teacher_kd_conf.get("code_layer", len(self._teacher.encoder.encoders))
+                codes = self.kd_quantizer(teacher["layers"][code_layer])
+                terms[f"loss_kd_discrete_{mode}"] = (
+                    self.teacher_discrete_kd_weight, self.kd_discrete(b["enc"], codes, b["lens"]))
+        return terms

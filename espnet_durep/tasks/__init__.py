@@ -1,0 +1,1 @@
+"""ESPnet2 task for espnet_durep models."""

@@ -1,0 +1,133 @@
+"""DurepTask: ESPnet's ASR task plus the frozen distillation teacher and safe model loading.
+
+Everything ESPnet's trainer offers (collect_stats, resume, n-best averaging, multi-GPU /
+DDP) is inherited from :class:`espnet2.tasks.asr.ASRTask`.  On top of it:
+
+* ``--teacher_asr_train_config`` / ``--teacher_asr_model_file`` name a trained ESPnet
+  experiment whose model supervises the student.  The teacher is loaded only for
+  training — never during collect_stats or when a model is built from files for
+  inference — and must share the student's token list and frame rate.
+* :meth:`build_model_from_file` loads weights with ``weights_only=True`` and drops the
+  training-only distillation heads, so inference models have no extra parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+from pathlib import Path
+from typing import Iterator, Optional, Tuple, Union
+
+import torch
+import yaml
+from espnet2.utils.types import str_or_none
+
+from espnet_durep._offline import import_offline
+from espnet_durep.model.export import strip_training_only
+
+ASRTask = import_offline("espnet2.tasks.asr").ASRTask
+
+_loading_for_inference = False
+
+
+@contextlib.contextmanager
+def _inference_build() -> Iterator[None]:
+    global _loading_for_inference
+    previous, _loading_for_inference = _loading_for_inference, True
+    try:
+        yield
+    finally:
+        _loading_for_inference = previous
+
+
+def _token_list(value: Union[str, list, tuple, None]) -> list:
+    if isinstance(value, str):
+        with open(value, encoding="utf-8") as f:
+            return [line.rstrip() for line in f]
+    return list(value or [])
+
+
+def _frame_rate(args: argparse.Namespace, model) -> Tuple[Optional[int], Optional[int]]:
+    """(feature hop in samples, encoder subsampling) of a model built from ``args``."""
+    hop = (getattr(args, "frontend_conf", None) or {}).get("hop_length", 128)
+    return hop, getattr(model.encoder, "subsampling", None)
+
+
+class DurepTask(ASRTask):
+    """ASRTask with dual-mode models and teacher distillation."""
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        super().add_task_arguments(parser)
+        group = parser.add_argument_group(description="Distillation teacher (training only)")
+        group.add_argument("--teacher_asr_train_config", type=str_or_none, default=None,
+                           help="config.yaml of the trained teacher ASR experiment")
+        group.add_argument("--teacher_asr_model_file", type=str_or_none, default=None,
+                           help="model .pth of the trained teacher ASR experiment")
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace):
+        model = super().build_model(args)
+        teacher_config = getattr(args, "teacher_asr_train_config", None)
+        teacher_file = getattr(args, "teacher_asr_model_file", None)
+        wants_teacher = getattr(model, "uses_teacher", False)
+        if _loading_for_inference or getattr(args, "collect_stats", False) or not wants_teacher:
+            return model
+        if teacher_config is None or teacher_file is None:
+            raise ValueError(
+                "model_conf asks for teacher distillation (teacher_*_kd_weight > 0) but "
+                "--teacher_asr_train_config / --teacher_asr_model_file are not both given")
+        teacher, teacher_args = cls.build_model_from_file(teacher_config, teacher_file, "cpu")
+        cls.check_teacher_compatible(args, model, teacher_args, teacher, teacher_config)
+        model.attach_teacher(teacher)
+        logging.info("Distillation teacher: %s (%d parameters, frozen)", teacher_file,
+                     sum(p.numel() for p in teacher.parameters()))
+        return model
+
+    @staticmethod
+    def check_teacher_compatible(args, model, teacher_args, teacher, teacher_config) -> None:
+        """Teacher and student must share the token list and the encoder frame rate."""
+        student_cfg = getattr(args, "config", None) or "the student config"
+        student_tokens = _token_list(args.token_list)
+        teacher_tokens = _token_list(teacher_args.token_list)
+        if student_tokens != teacher_tokens:
+            first = next((i for i, (a, b) in enumerate(zip(student_tokens, teacher_tokens)) if a != b),
+                         min(len(student_tokens), len(teacher_tokens)))
+            raise ValueError(
+                f"token lists differ between student ({student_cfg}: {len(student_tokens)} tokens) and "
+                f"teacher ({teacher_config}: {len(teacher_tokens)} tokens), first difference at index "
+                f"{first}; train both with the same token_list")
+        if _frame_rate(args, model) != _frame_rate(teacher_args, teacher):
+            raise ValueError(
+                f"frame rates differ: student ({student_cfg}) hop/subsampling {_frame_rate(args, model)} vs "
+                f"teacher ({teacher_config}) {_frame_rate(teacher_args, teacher)}")
+        if model.teacher_layer_kd_weight > 0 or model.teacher_discrete_kd_weight > 0:
+            if not hasattr(teacher.encoder, "resolve_chunking"):
+                raise ValueError(
+                    f"layer/discrete distillation needs a teacher with espnet_durep's encoder "
+                    f"(return_layers); {teacher_config} has {type(teacher.encoder).__name__}")
+
+    @classmethod
+    def build_model_from_file(
+        cls,
+        config_file: Optional[Union[Path, str]] = None,
+        model_file: Optional[Union[Path, str]] = None,
+        device: str = "cpu",
+    ):
+        """Inference model from an experiment: safe weights, no teacher, no ``kd_*`` heads."""
+        if config_file is None:
+            if model_file is None:
+                raise ValueError("give config_file or model_file")
+            config_file = Path(model_file).parent / "config.yaml"
+        with open(config_file, encoding="utf-8") as f:
+            args = argparse.Namespace(**yaml.safe_load(f))
+        with _inference_build():
+            model = cls.build_model(args)
+        if model_file is not None:
+            state = strip_training_only(torch.load(model_file, map_location="cpu", weights_only=True))
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise RuntimeError(f"{model_file} does not match {config_file}: "
+                                   f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
+        model.to(device)
+        return model, args

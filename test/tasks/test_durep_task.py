@@ -1,0 +1,114 @@
+import copy
+
+import pytest
+import torch
+import yaml
+
+from espnet_durep.tasks.durep import DurepTask
+from conftest import TINY_CONFIG, TOKENS, build_args
+
+
+def _save_experiment(tmp_path, name, config, extra=()):
+    """Build a model through the task and save it like ESPnet's trainer (config.yaml + .pth)."""
+    exp = tmp_path / name
+    exp.mkdir()
+    args = build_args(exp, config, extra)
+    torch.manual_seed(1)
+    model = DurepTask.build_model(args)
+    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), exp / "model.pth")
+    return exp, model
+
+
+def _teacher(tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"]["mode_schedule"] = "full"
+    return _save_experiment(tmp_path, "teacher", config)
+
+
+def _student_config():
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"].update(
+        teacher_layer_kd_weight=1.0, teacher_posterior_kd_weight=0.5, teacher_discrete_kd_weight=0.5,
+        teacher_kd_conf={"layer_pairs": [[1, 1], [2, 2]], "codebook_size": 8, "code_dim": 4, "code_layer": 2})
+    return config
+
+
+def test_print_config_lists_our_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        DurepTask.main(cmd=["--print_config", "--model", "dual_mode", "--encoder", "dual_mode_conformer"])
+    assert exc.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["encoder"] == "dual_mode_conformer"
+    assert "chunk_size" in printed["encoder_conf"]
+    assert "inplace_kd_weight" in printed["model_conf"]
+    assert "teacher_asr_model_file" in printed
+
+
+def test_build_model_from_file_round_trip(tmp_path, toy_batch):
+    exp, model = _save_experiment(tmp_path, "student", TINY_CONFIG)
+    loaded, args = DurepTask.build_model_from_file(exp / "config.yaml", exp / "model.pth")
+    model.eval(), loaded.eval()
+    with torch.no_grad():
+        a = model(*[t.clone() for t in toy_batch])[0]
+        b = loaded(*[t.clone() for t in toy_batch])[0]
+    assert torch.allclose(a, b)
+    assert args.token_list == TOKENS
+
+
+def test_teacher_supervises_both_modes_and_is_never_saved(tmp_path, toy_batch):
+    teacher_exp, teacher = _teacher(tmp_path)
+    args = build_args(tmp_path, _student_config(), [
+        "--teacher_asr_train_config", str(teacher_exp / "config.yaml"),
+        "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
+    student = DurepTask.build_model(args)
+    assert student.teacher is not None and not student.teacher.training
+    assert not any(k.startswith("_teacher") or "teacher" in k for k in student.state_dict())
+    assert any(k.startswith("kd_") for k in student.state_dict())  # training-only heads exist
+    loss, stats, _ = student(*toy_batch)
+    for mode in ("full", "stream"):
+        for kind in ("layer", "posterior", "discrete"):
+            assert f"loss_kd_{kind}_{mode}" in stats
+    loss.backward()
+    assert all(p.grad is None for p in student.teacher.parameters())
+    assert student.kd_layer_regression is not None
+
+
+def test_inference_build_drops_teacher_and_kd_heads(tmp_path, toy_batch):
+    teacher_exp, _ = _teacher(tmp_path)
+    exp, student = _save_experiment(tmp_path, "student", _student_config(), [
+        "--teacher_asr_train_config", str(teacher_exp / "config.yaml"),
+        "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
+    assert any(k.startswith("kd_") for k in student.state_dict())
+    loaded, _ = DurepTask.build_model_from_file(exp / "config.yaml", exp / "model.pth")
+    assert loaded.teacher is None
+    assert not any(k.startswith("kd_") for k in loaded.state_dict())
+    n_student = sum(p.numel() for n, p in student.named_parameters() if not n.startswith("kd_"))
+    assert sum(p.numel() for p in loaded.parameters()) == n_student
+
+
+def test_token_list_mismatch_names_both_files(tmp_path):
+    teacher_exp, _ = _teacher(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tokens.txt").write_text("\n".join(TOKENS[:-2] + ["x", "<sos/eos>"]) + "\n")
+    args = build_args(other, _student_config(), [
+        "--teacher_asr_train_config", str(teacher_exp / "config.yaml"),
+        "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
+    with pytest.raises(ValueError) as err:
+        DurepTask.build_model(args)
+    message = str(err.value)
+    assert "token lists differ" in message and str(teacher_exp / "config.yaml") in message
+    assert str(args.config) in message
+
+
+def test_missing_teacher_is_a_clear_error(tmp_path):
+    args = build_args(tmp_path, _student_config())
+    with pytest.raises(ValueError, match="--teacher_asr_train_config"):
+        DurepTask.build_model(args)
+
+
+def test_collect_stats_never_loads_teacher(tmp_path):
+    args = build_args(tmp_path, _student_config(), ["--collect_stats", "true"])
+    model = DurepTask.build_model(args)  # no teacher files given, and none needed
+    assert model.teacher is None
