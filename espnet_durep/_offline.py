@@ -1,14 +1,17 @@
-"""Import ESPnet's ASR task without network access.
+"""Import ESPnet's ASR task quietly and without network access.
 
 Importing ``espnet2.tasks.asr`` pulls in ``g2p_en``, which calls ``nltk.download`` for
 resources it does not find.  We never use grapheme-to-phoneme conversion, so while the
 task module is imported we replace ``nltk.download`` by a function that only reports
-the resource as unavailable.
+the resource as unavailable.  ESPnet also prints a notice on stdout when the optional
+flash-attn package is absent, which would corrupt ``--print_config`` output; what the
+import prints goes to the debug log instead.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import logging
 from types import ModuleType
 from typing import Iterator
@@ -36,6 +39,10 @@ def _nltk_download_disabled() -> Iterator[None]:
 
 
 def import_offline(module: str) -> ModuleType:
-    """Import ``module`` with nltk downloads disabled."""
-    with _nltk_download_disabled():
-        return importlib.import_module(module)
+    """Import ``module`` with nltk downloads disabled and its prints sent to the debug log."""
+    printed = io.StringIO()
+    with _nltk_download_disabled(), contextlib.redirect_stdout(printed):
+        imported = importlib.import_module(module)
+    if printed.getvalue():
+        logging.getLogger(__name__).debug("import %s printed: %s", module, printed.getvalue().strip())
+    return imported

@@ -16,7 +16,6 @@ from espnet_durep._offline import import_offline
 REGISTRY: List[Tuple[str, str, str]] = [
     ("encoder_choices", "dual_mode_conformer",
      "espnet_durep.encoder.dual_mode_conformer:DualModeConformerEncoder"),
-    ("model_choices", "dual_mode", "espnet_durep.model.dual_mode_asr:DualModeASRModel"),
 ]
 
 def _load(target: str) -> type:
@@ -42,6 +41,7 @@ def register(choices_name: str, key: str, cls: type) -> None:
 
 def register_all() -> Dict[str, type]:
     """Register every entry of :data:`REGISTRY` (idempotent); returns key -> class."""
+    import_offline("espnet2.tasks.asr")  # first, so our modules' espnet imports stay quiet
     added = {}
     for choices_name, key, target in REGISTRY:
         cls = _load(target)
