@@ -14,6 +14,8 @@ install_requires = [
     "pyyaml>=6.0",
     "humanfriendly>=10.0",
     "soundfile>=0.12",
+    "tensorboard",          # ESPnet's trainer logs to it
+    "matplotlib",           # ESPnet's trainer plots attention and training curves
     "numpy",
 ]
 

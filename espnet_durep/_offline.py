@@ -3,9 +3,11 @@
 Importing ``espnet2.tasks.asr`` pulls in ``g2p_en``, which calls ``nltk.download`` for
 resources it does not find.  We never use grapheme-to-phoneme conversion, so while the
 task module is imported we replace ``nltk.download`` by a function that only reports
-the resource as unavailable.  ESPnet also prints a notice on stdout when the optional
-flash-attn package is absent, which would corrupt ``--print_config`` output; what the
-import prints goes to the debug log instead.
+the resource as unavailable.  ESPnet's attention module also prints a notice on stdout
+when the optional flash-attn package is absent, which would corrupt ``--print_config``
+output; that one module is imported first with its print sent to the debug log.  (Only
+that module: ESPnet binds ``sys.stdout`` as a default argument elsewhere, so the rest
+must be imported with the real stdout.)
 """
 from __future__ import annotations
 
@@ -38,11 +40,15 @@ def _nltk_download_disabled() -> Iterator[None]:
         nltk.download = original
 
 
+_PRINTS_ON_IMPORT = "espnet.nets.pytorch_backend.transformer.attention"
+
+
 def import_offline(module: str) -> ModuleType:
-    """Import ``module`` with nltk downloads disabled and its prints sent to the debug log."""
+    """Import ``module`` with nltk downloads disabled and ESPnet's import notice silenced."""
     printed = io.StringIO()
-    with _nltk_download_disabled(), contextlib.redirect_stdout(printed):
-        imported = importlib.import_module(module)
+    with contextlib.redirect_stdout(printed):
+        importlib.import_module(_PRINTS_ON_IMPORT)
     if printed.getvalue():
-        logging.getLogger(__name__).debug("import %s printed: %s", module, printed.getvalue().strip())
-    return imported
+        logging.getLogger(__name__).debug("import notice: %s", printed.getvalue().strip())
+    with _nltk_download_disabled():
+        return importlib.import_module(module)

@@ -16,6 +16,7 @@ from espnet_durep._offline import import_offline
 REGISTRY: List[Tuple[str, str, str]] = [
     ("encoder_choices", "dual_mode_conformer",
      "espnet_durep.encoder.dual_mode_conformer:DualModeConformerEncoder"),
+    ("model_choices", "dual_mode", "espnet_durep.model.dual_mode_asr:DualModeASRModel"),
 ]
 
 def _load(target: str) -> type:

@@ -28,7 +28,7 @@ def corpus(tmp_path_factory):
     (root / "tokens.txt").write_text("\n".join(TOKENS) + "\n")
     config = copy.deepcopy(TINY_CONFIG)
     config["model_conf"]["inplace_kd_weight"] = 0.1
-    config.update(optim="adam", optim_conf={"lr": 0.002}, batch_type="folded", batch_size=2,
+    config.update(optim="adam", optim_conf={"lr": 0.002}, batch_type="sorted", batch_size=2,
                   num_att_plot=0, keep_nbest_models=1, seed=3, num_workers=0)
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     return root

@@ -1,0 +1,1 @@
+"""Distillation losses: in-place KD, teacher (layer / posterior / discrete) KD, sp-KD, RNN-T KD."""
