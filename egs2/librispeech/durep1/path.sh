@@ -1,0 +1,1 @@
+../../TEMPLATE/durep1/path.sh

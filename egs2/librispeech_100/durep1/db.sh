@@ -1,0 +1,1 @@
+../../librispeech/durep1/db.sh
