@@ -197,7 +197,7 @@ class DualModeConformerEncoder(AbsEncoder):
             requested layers (None when none were requested; ESPnet's "states" slot).
         """
         mode = mode or self.default_mode
-        self._check_length(xs_pad.size(1))
+        self._check_length(int(ilens.min()))  # every utterance, not only the padded length
         chunk, left = self.resolve_chunking(mode, chunk_size, num_left_chunks)
         x = self.embed(xs_pad)
         olens = self.embed.output_lengths(ilens)
