@@ -6,7 +6,7 @@ import torch
 from espnet_durep.model.dual_mode_asr import DualModeASRModel
 from espnet_durep.tasks.durep import DurepTask
 
-from conftest import build_args
+from tiny_asr import build_args
 
 
 def _model(tmp_path, config, **model_conf):

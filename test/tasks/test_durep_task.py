@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from espnet_durep.tasks.durep import DurepTask
-from conftest import TINY_CONFIG, TOKENS, build_args
+from tiny_asr import TINY_CONFIG, TOKENS, build_args
 
 
 def _save_experiment(tmp_path, name, config, extra=()):

@@ -7,7 +7,7 @@ import soundfile
 import torch
 import yaml
 
-from conftest import TINY_CONFIG, TOKENS
+from tiny_asr import TINY_CONFIG, TOKENS
 from espnet_durep.tasks.durep import DurepTask
 
 UTTS = {"u1": "abcd", "u2": "bad", "u3": "cab", "u4": "dace", "u5": "ebb", "u6": "add"}
