@@ -5,6 +5,7 @@ Imported by tests (``from tiny_asr import TINY_CONFIG``) and by ``conftest.py``'
 from __future__ import annotations
 
 
+import torch
 import yaml
 
 import espnet_durep  # noqa: F401
@@ -40,3 +41,15 @@ def build_args(tmp_path, config: dict, extra=()):
     cfg.write_text(yaml.safe_dump(config))
     parser = DurepTask.get_parser()
     return parser.parse_args(["--config", str(cfg), "--token_list", str(token_list), *extra])
+
+
+def save_experiment(tmp_path, name, config, extra=(), seed=1):
+    """Build a model through the task and save it like ESPnet's trainer (config.yaml + .pth)."""
+    exp = tmp_path / name
+    exp.mkdir()
+    args = build_args(exp, config, extra)
+    torch.manual_seed(seed)
+    model = DurepTask.build_model(args)
+    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), exp / "model.pth")
+    return exp, model

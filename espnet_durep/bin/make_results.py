@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Sequence
 
 SCLITE_COLUMNS = ("Snt", "Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
 MUST_AGREE = ("decode_mode", "chunk_size_frames", "chunk_ms", "num_left_chunks", "num_threads",
-              "device", "algorithmic_latency_ms")
+              "device", "algorithmic_latency_ms", "algorithmic_latency_avg_ms")
 SUMMED = ("num_utts", "audio_seconds", "wall_seconds", "num_failed_utts")
 UTT_WEIGHTED = ("first_token_latency_ms_mean", "final_latency_ms_mean")
 UNITS = (("score_wer", "WER (words)"), ("score_cer", "CER (characters)"))

@@ -189,6 +189,18 @@ class DualModeASRModel(ESPnetASRModel):
             return self.stream_ctc, self.stream_decoder
         return self.ctc, self.decoder
 
+    # -------------------------------------------------------------- decoding
+    @property
+    def streaming_encoder(self):
+        """The encoder that :mod:`espnet_durep.streaming` runs chunk by chunk."""
+        return self.encoder
+
+    def encode_for_decoding(self, feats, feats_lengths, mode: str, chunk_size=None, num_left_chunks=None):
+        """(B, T, D) encoder output and (B,) lengths of normalised ``feats`` in ``mode``."""
+        enc, lens, _ = self.encoder(feats, feats_lengths, mode=mode, chunk_size=chunk_size,
+                                    num_left_chunks=num_left_chunks)
+        return enc, lens
+
     def _branch(self, mode, feats, flens, ys_pad, ys_lens, ys_in, ys_out, ys_in_lens) -> Dict[str, object]:
         """Encoder pass in ``mode`` + its CTC / attention losses."""
         enc, elens, layers = self.encoder(feats, flens, mode=mode, return_layers=self._student_layers())

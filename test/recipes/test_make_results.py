@@ -91,7 +91,8 @@ def test_parse_rejects_non_sclite_files(tmp_path):
 def metrics(**kw):
     base = {"decode_mode": "streaming", "chunk_size_frames": 4, "chunk_ms": 160.0, "num_left_chunks": -1,
             "num_utts": 2, "audio_seconds": 10.0, "wall_seconds": 1.0, "rtf": 0.1, "num_threads": 1,
-            "device": "cpu", "algorithmic_latency_ms": 190.0, "first_token_latency_ms_mean": 100.0,
+            "device": "cpu", "algorithmic_latency_ms": 190.0, "algorithmic_latency_avg_ms": 110.0,
+            "first_token_latency_ms_mean": 100.0,
             "final_latency_ms_mean": 50.0, "emission_delay_ms": {"mean": 80.0, "p50": 70.0, "p90": 120.0, "count": 10},
             "num_failed_utts": 0}
     return {**base, **kw}
@@ -120,7 +121,8 @@ def test_merge_metrics_rejects_disagreeing_settings():
 def result(model, mode, chunk_ms=None, left=-1, err=10.0):
     m = metrics(decode_mode=mode, chunk_ms=chunk_ms, num_left_chunks=left)
     if mode == "full":
-        m.update(chunk_size_frames=None, algorithmic_latency_ms=None, emission_delay_ms=None)
+        m.update(chunk_size_frames=None, algorithmic_latency_ms=None, algorithmic_latency_avg_ms=None,
+                 emission_delay_ms=None)
     return DecodeResult(model, "test", m, {"score_wer": ScliteSummary(12, 30, 90.0, 5.0, 5.0, 0.0, err, 25.0)})
 
 

@@ -7,25 +7,13 @@ import torch
 import yaml
 
 from espnet_durep.tasks.durep import DurepTask
-from tiny_asr import TINY_CONFIG, TOKENS, build_args
-
-
-def _save_experiment(tmp_path, name, config, extra=()):
-    """Build a model through the task and save it like ESPnet's trainer (config.yaml + .pth)."""
-    exp = tmp_path / name
-    exp.mkdir()
-    args = build_args(exp, config, extra)
-    torch.manual_seed(1)
-    model = DurepTask.build_model(args)
-    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), exp / "model.pth")
-    return exp, model
+from tiny_asr import TINY_CONFIG, TOKENS, build_args, save_experiment
 
 
 def _teacher(tmp_path):
     config = copy.deepcopy(TINY_CONFIG)
     config["model_conf"]["mode_schedule"] = "full"
-    return _save_experiment(tmp_path, "teacher", config)
+    return save_experiment(tmp_path, "teacher", config)
 
 
 def _student_config():
@@ -50,7 +38,7 @@ def test_print_config_lists_our_options():
 
 
 def test_build_model_from_file_round_trip(tmp_path, toy_batch):
-    exp, model = _save_experiment(tmp_path, "student", TINY_CONFIG)
+    exp, model = save_experiment(tmp_path, "student", TINY_CONFIG)
     loaded, args = DurepTask.build_model_from_file(exp / "config.yaml", exp / "model.pth")
     model.eval(), loaded.eval()
     with torch.no_grad():
@@ -80,7 +68,7 @@ def test_teacher_supervises_both_modes_and_is_never_saved(tmp_path, toy_batch):
 
 def test_inference_build_drops_teacher_and_kd_heads(tmp_path, toy_batch):
     teacher_exp, _ = _teacher(tmp_path)
-    exp, student = _save_experiment(tmp_path, "student", _student_config(), [
+    exp, student = save_experiment(tmp_path, "student", _student_config(), [
         "--teacher_asr_train_config", str(teacher_exp / "config.yaml"),
         "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
     assert any(k.startswith("kd_") for k in student.state_dict())

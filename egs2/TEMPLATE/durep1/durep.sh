@@ -204,14 +204,20 @@ decode_model() {
           --asr_train_config "${model_dir}/config.yaml" --asr_model_file "${model_dir}/${inference_model}" \
           --data_path_and_name_and_type "${dumpdir}/raw/${test_set}/wav.scp,speech,sound" \
           --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
+          --ref_text "${dumpdir}/raw/${test_set}/text" \
           --ngpu "${inference_ngpu}" --batch_size 1 "${mode_args[@]}" \
           ${inference_config:+--config "${inference_config}"} ${inference_args}
       mkdir -p "${dir}/1best_recog"
-      for f in text token token_int score; do
+      for f in text token token_int score token_times; do
         if [ -f "${logdir}/output.1/1best_recog/${f}" ]; then
           cat "${logdir}"/output.*/1best_recog/"${f}" | LC_ALL=C sort > "${dir}/1best_recog/${f}"
         fi
       done
+      cat "${logdir}"/output.*/failed_utts > "${dir}/failed_utts"
+      if [ -s "${dir}/failed_utts" ]; then
+        log "WARNING: $(num_lines "${dir}/failed_utts") utterances could not be decoded (empty hypotheses), see ${dir}/failed_utts"
+      fi
+      cat "${logdir}"/output.*/timing | grep -v '^#' | LC_ALL=C sort > "${dir}/timing"
       run_logged "${logdir}/merge_metrics.log" ${python} "${make_results}" merge_metrics \
         "${dir}/metrics.json" "${logdir}"/output.*/metrics.json
       log "decoded ${dir}"

@@ -1,0 +1,1 @@
+"""Decoding metrics: latency (algorithmic, first-token, final, emission delay) and their summaries."""

@@ -1,0 +1,1 @@
+"""Streaming inference: incremental frontend, searches and the recogniser API."""

@@ -1,0 +1,153 @@
+"""CTC searches that advance chunk by chunk: greedy (best path) and prefix beam search.
+
+Both keep their whole state between :meth:`advance` calls, so feeding an utterance in
+chunks gives exactly the result of feeding it at once.  Each token remembers the
+encoder frame at which the search first emitted it (``Hypothesis.token_frames``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from espnet_durep.streaming.search import Hypothesis, StreamingSearch
+
+NEG_INF = -math.inf
+
+
+def _logaddexp(*values: float) -> float:
+    top = max(values)
+    if top == NEG_INF:
+        return NEG_INF
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+class _CTCSearch(StreamingSearch):
+    """Shared part: encoder frames -> CTC log-posteriors (T, V) -> :meth:`_step` per frame."""
+
+    def __init__(self, ctc: nn.Module, blank_id: int = 0):
+        self.ctc = ctc
+        self.blank_id = blank_id
+        self.reset()
+
+    def reset(self) -> None:
+        self._frames = 0
+
+    @property
+    def frames_seen(self) -> int:
+        return self._frames
+
+    @torch.no_grad()
+    def advance(self, enc: torch.Tensor) -> None:
+        if enc.size(0) == 0:
+            return
+        log_probs = torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1).cpu()
+        for frame in log_probs:
+            self._step(frame, self._frames)
+            self._frames += 1
+
+    def _step(self, log_probs: torch.Tensor, t: int) -> None:
+        raise NotImplementedError
+
+
+class CTCGreedySearch(_CTCSearch):
+    """Best path: argmax per frame, repeats merged, blanks dropped."""
+
+    def reset(self) -> None:
+        super().reset()
+        self._tokens: List[int] = []
+        self._token_frames: List[int] = []
+        self._score = 0.0
+        self._last = self.blank_id
+
+    def _step(self, log_probs: torch.Tensor, t: int) -> None:
+        score, best = log_probs.max(dim=-1)
+        best = int(best)
+        self._score += float(score)
+        if best != self.blank_id and best != self._last:
+            self._tokens.append(best)
+            self._token_frames.append(t)
+        self._last = best
+
+    def partial(self) -> List[int]:
+        return list(self._tokens)
+
+    def finalize(self) -> List[Hypothesis]:
+        return [Hypothesis(list(self._tokens), self._score, list(self._token_frames))]
+
+
+@dataclass
+class _Prefix:
+    """Log-probabilities of a prefix ending in blank / in its last token, and token frames."""
+
+    blank: float = NEG_INF
+    nonblank: float = NEG_INF
+    frames: Tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def total(self) -> float:
+        return _logaddexp(self.blank, self.nonblank)
+
+
+class CTCPrefixBeamSearch(_CTCSearch):
+    """CTC prefix beam search (Graves 2012; Hannun et al. 2014).
+
+    Args:
+        ctc: ESPnet CTC module (its ``ctc_lo`` projection is used).
+        beam_size: prefixes kept after each frame.
+        token_beam: candidate tokens per frame (the most probable ones).
+        blank_id: CTC blank index.
+    """
+
+    def __init__(self, ctc: nn.Module, beam_size: int = 10, token_beam: int = 10, blank_id: int = 0):
+        if beam_size < 1 or token_beam < 1:
+            raise ValueError(f"beam_size and token_beam must be >= 1, got {beam_size}, {token_beam}")
+        self.beam_size = beam_size
+        self.token_beam = token_beam
+        super().__init__(ctc, blank_id)
+
+    def reset(self) -> None:
+        super().reset()
+        self._beam: Dict[Tuple[int, ...], _Prefix] = {(): _Prefix(blank=0.0)}
+
+    def _step(self, log_probs: torch.Tensor, t: int) -> None:
+        top_lp, top_ids = log_probs.topk(min(self.token_beam, log_probs.numel()))
+        candidates = list(zip(top_ids.tolist(), top_lp.tolist()))
+        nxt: Dict[Tuple[int, ...], _Prefix] = {}
+
+        def entry(prefix: Tuple[int, ...], frames: Tuple[int, ...]) -> _Prefix:
+            if prefix not in nxt:
+                nxt[prefix] = _Prefix(frames=frames)
+            return nxt[prefix]
+
+        for prefix, p in self._beam.items():
+            last = prefix[-1] if prefix else None
+            for token, lp in candidates:
+                if token == self.blank_id:
+                    e = entry(prefix, p.frames)
+                    e.blank = _logaddexp(e.blank, p.total + lp)
+                    continue
+                extended = prefix + (token,)
+                if token == last:
+                    # a repeat extends only after a blank; without one it stays the same token
+                    e = entry(extended, p.frames + (t,))
+                    e.nonblank = _logaddexp(e.nonblank, p.blank + lp)
+                    same = entry(prefix, p.frames)
+                    same.nonblank = _logaddexp(same.nonblank, p.nonblank + lp)
+                else:
+                    e = entry(extended, p.frames + (t,))
+                    e.nonblank = _logaddexp(e.nonblank, p.total + lp)
+        # a repeat with no blank path before it gives an impossible (-inf) prefix: drop those
+        ranked = sorted((kv for kv in nxt.items() if kv[1].total > NEG_INF), key=lambda kv: kv[1].total,
+                        reverse=True)
+        self._beam = dict(ranked[: self.beam_size])
+
+    def partial(self) -> List[int]:
+        return list(max(self._beam.items(), key=lambda kv: kv[1].total)[0])
+
+    def finalize(self) -> List[Hypothesis]:
+        ranked = sorted(self._beam.items(), key=lambda kv: kv[1].total, reverse=True)
+        return [Hypothesis(list(prefix), p.total, list(p.frames)) for prefix, p in ranked]

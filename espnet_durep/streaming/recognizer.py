@@ -1,0 +1,348 @@
+"""Python API: one trained model, full-context and truly incremental streaming recognition.
+
+    s2t = Speech2TextDualMode.from_pretrained("exp/student")     # or a packed .zip
+    result = s2t(wav)                                            # full context
+    stream = s2t.stream(chunk_ms=640, num_left_chunks=-1)        # streaming
+    for piece in pieces:                                         # any piece sizes
+        print(stream.accept_waveform(piece))                     # partial text
+    result = stream.finalize()                                   # text + token times
+
+Streaming runs the waveform through :class:`~espnet_durep.streaming.frontend.StreamingFeatures`,
+the encoder's ``forward_chunk`` (cached attention keys/values, convolution context and
+subsampling buffer) and an incremental search; CTC/attention models finish with
+attention rescoring of the CTC n-best (``streaming_search: attention_rescoring``),
+transducer models with their own beam.  Full context uses ESPnet's joint CTC/attention
+beam search (``full_search: joint``) or the same searches as streaming.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
+from espnet_durep.streaming.ctc_search import CTCGreedySearch, CTCPrefixBeamSearch
+from espnet_durep.streaming.frontend import StreamingFeatures
+from espnet_durep.streaming.rescoring import attention_rescore
+from espnet_durep.streaming.search import Hypothesis, StreamingSearch
+
+FULL_SEARCHES = ("joint", "attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
+STREAMING_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
+MODEL_FILE_PREFERENCE = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.loss.ave.pth",
+                         "valid.loss.best.pth", "model.pth")
+
+
+@dataclass
+class RecognitionResult:
+    """text, its tokens and ids, the search score, and per token a time in ms.
+
+    Streaming: the audio time at which the recogniser emitted the token (end of the
+    audio it had received).  Full context: the end of the token's first frame in the
+    CTC forced alignment of the hypothesis (empty for models without CTC).
+    """
+
+    text: str
+    tokens: List[str]
+    token_ids: List[int]
+    score: float
+    token_times_ms: List[float] = field(default_factory=list)
+
+
+def _is_transducer(model) -> bool:
+    return hasattr(model, "streaming_search")
+
+
+class Speech2TextDualMode:
+    """Recogniser over a model trained with ``durep_train``.
+
+    Args:
+        asr_train_config, asr_model_file: the experiment's config.yaml and model .pth.
+        device: "cpu" or "cuda".
+        beam_size: beam of every search (CTC prefix search, joint search, transducer).
+        ctc_weight: CTC weight of joint decoding and of attention rescoring.
+        full_search: "joint" (ESPnet beam search), "attention_rescoring",
+            "ctc_prefix_beam" or "ctc_greedy" (CTC/attention models).
+        streaming_search: "attention_rescoring", "ctc_prefix_beam" or "ctc_greedy".
+        token_beam: tokens per frame considered by the CTC prefix search.
+        penalty, maxlenratio, minlenratio: ESPnet joint-search options.
+    """
+
+    def __init__(
+        self,
+        asr_train_config: Union[str, Path],
+        asr_model_file: Union[str, Path],
+        device: str = "cpu",
+        beam_size: int = 10,
+        ctc_weight: float = 0.3,
+        full_search: str = "joint",
+        streaming_search: str = "attention_rescoring",
+        token_beam: int = 10,
+        penalty: float = 0.0,
+        maxlenratio: float = 0.0,
+        minlenratio: float = 0.0,
+    ):
+        from espnet2.text.build_tokenizer import build_tokenizer
+        from espnet2.text.token_id_converter import TokenIDConverter
+
+        from espnet_durep.tasks.durep import DurepTask
+
+        if full_search not in FULL_SEARCHES:
+            raise ValueError(f"full_search must be one of {FULL_SEARCHES}, got {full_search!r}")
+        if streaming_search not in STREAMING_SEARCHES:
+            raise ValueError(f"streaming_search must be one of {STREAMING_SEARCHES}, got {streaming_search!r}")
+        model, args = DurepTask.build_model_from_file(asr_train_config, asr_model_file, device)
+        self.model = model.eval()
+        self.args = args
+        self.device = device
+        self.transducer = _is_transducer(model)
+        if not self.transducer and getattr(model, "ctc", None) is None:
+            raise ValueError(f"{asr_train_config}: streaming decoding of CTC/attention models needs a CTC head")
+        if self.transducer and full_search != "joint":
+            raise ValueError("transducer models decode with their own beam search: leave full_search at 'joint'")
+        self.beam_size, self.ctc_weight, self.token_beam = beam_size, ctc_weight, token_beam
+        self.full_search, self.streaming_search = full_search, streaming_search
+        self.penalty, self.maxlenratio, self.minlenratio = penalty, maxlenratio, minlenratio
+        self.token_list = list(model.token_list)
+        self.converter = TokenIDConverter(token_list=self.token_list)
+        bpemodel = getattr(args, "bpemodel", None)
+        self.tokenizer = build_tokenizer(token_type=args.token_type,
+                                         bpemodel=None if bpemodel in (None, "none") else bpemodel)
+        self.features = StreamingFeatures(model.frontend, model.normalize)
+        self.encoder = model.streaming_encoder
+        self._joint_search = None
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, path: Union[str, Path], model_file: Optional[str] = None, **kwargs):
+        """From an experiment directory (config.yaml + the best model .pth) or a packed zip."""
+        from espnet_durep.bin.pack_model import unpack
+
+        path = Path(path)
+        if path.is_file() and path.suffix == ".zip":
+            config, model = unpack(path, Path(tempfile.mkdtemp(prefix="durep_model_")))
+            return cls(config, model, **kwargs)
+        if not (path / "config.yaml").is_file():
+            raise FileNotFoundError(f"{path}: neither a packed model zip nor an experiment directory with config.yaml")
+        if model_file is None:
+            found = [name for name in MODEL_FILE_PREFERENCE if (path / name).is_file()]
+            if not found:
+                raise FileNotFoundError(f"{path}: none of {', '.join(MODEL_FILE_PREFERENCE)} found; pass model_file")
+            model_file = found[0]
+        return cls(path / "config.yaml", path / model_file, **kwargs)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def sample_rate(self) -> int:
+        return self.features.sample_rate
+
+    @property
+    def feature_shift_ms(self) -> float:
+        """Hop of the feature frames (from the frontend, not from the encoder's config)."""
+        return 1000.0 * self.features.hop / self.sample_rate
+
+    @property
+    def frame_ms(self) -> float:
+        """Duration of one encoder frame."""
+        return self.feature_shift_ms * self.encoder.subsampling
+
+    def chunk_ms(self, chunk_size: int) -> float:
+        return chunk_size * self.frame_ms
+
+    @property
+    def frontend_lookahead_ms(self) -> float:
+        return 1000.0 * self.features.lookahead_samples / self.sample_rate
+
+    def min_samples(self) -> int:
+        """Shortest waveform the encoder can take (its subsampling receptive field)."""
+        frames = self.encoder.embed.receptive_field
+        hop = self.features.hop
+        return (frames - 1) * hop + (1 if self.features.center else self.features.n_fft)
+
+    def chunk_frames(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None) -> int:
+        """Chunk in encoder frames from milliseconds or frames (default: the model's)."""
+        if chunk_ms is not None:
+            frames = chunk_ms / self.frame_ms
+            if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
+                raise ValueError(f"chunk_ms={chunk_ms} is not a positive multiple of the "
+                                 f"{self.frame_ms:g} ms encoder frame")
+            return int(round(frames))
+        return self.encoder.chunk_size if chunk_size is None else int(chunk_size)
+
+    def algorithmic_latency(self, chunk_size: int):
+        subsampling_lookahead_ms = self.encoder.embed.lookahead_frames * self.feature_shift_ms
+        return algorithmic_latency(self.chunk_ms(chunk_size), subsampling_lookahead_ms,
+                                   self.frontend_lookahead_ms, self.frame_ms)
+
+    def tokens_to_result(self, hyp: Hypothesis, times_ms: Sequence[float]) -> RecognitionResult:
+        ids = [int(i) for i in hyp.tokens if int(i) != 0]
+        tokens = self.converter.ids2tokens(ids)
+        return RecognitionResult(self.tokenizer.tokens2text(tokens), tokens, ids, float(hyp.score), list(times_ms))
+
+    def text_to_ids(self, text: str) -> List[int]:
+        return self.converter.tokens2ids(self.tokenizer.text2tokens(text))
+
+    def _speech(self, speech: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
+        speech = torch.as_tensor(np.asarray(speech), dtype=torch.float32)
+        if speech.dim() != 1:
+            raise ValueError(f"expected a mono waveform (n,), got shape {tuple(speech.shape)}")
+        return speech
+
+    @torch.no_grad()
+    def features_of(self, speech: torch.Tensor):
+        """Offline normalised features (1, T, D) and lengths of a waveform (n,)."""
+        x = speech[None].to(self.device)
+        feats, lens = self.model._extract_feats(x, torch.tensor([x.size(1)], device=self.device))
+        if self.model.normalize is not None:
+            feats, lens = self.model.normalize(feats, lens)
+        return feats, lens
+
+    # ----------------------------------------------------------------- searches
+    def make_search(self, mode: str) -> StreamingSearch:
+        """A fresh incremental search for ``mode`` ("full" or "stream")."""
+        if self.transducer:
+            return self.model.streaming_search(beam_size=self.beam_size)
+        ctc = self._heads(mode)[0]
+        name = self.streaming_search if mode == "stream" else self.full_search
+        if name == "ctc_greedy":
+            return CTCGreedySearch(ctc, blank_id=0)
+        return CTCPrefixBeamSearch(ctc, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0)
+
+    def _heads(self, mode: str):
+        if hasattr(self.model, "heads"):
+            return self.model.heads(mode)
+        return self.model.ctc, self.model.decoder
+
+    def finish(self, mode: str, search: StreamingSearch, enc: torch.Tensor) -> Hypothesis:
+        """Best hypothesis of ``search`` after the last frame (attention rescoring if configured)."""
+        hyps = search.finalize()
+        name = self.streaming_search if mode == "stream" else self.full_search
+        decoder = None if self.transducer else self._heads(mode)[1]
+        if name == "attention_rescoring" and decoder is not None:
+            hyps = attention_rescore(decoder, enc, hyps, self.model.sos, self.model.eos, self.ctc_weight)
+        return hyps[0]
+
+    def _joint(self):
+        if self._joint_search is None:
+            from espnet.nets.batch_beam_search import BatchBeamSearch
+            from espnet.nets.beam_search import BeamSearch
+            from espnet.nets.scorers.ctc import CTCPrefixScorer
+            from espnet.nets.scorers.length_bonus import LengthBonus
+
+            ctc, decoder = self._heads("full")
+            if decoder is None:
+                raise ValueError("full_search 'joint' needs an attention decoder; use ctc_prefix_beam")
+            scorers = {"decoder": decoder, "ctc": CTCPrefixScorer(ctc=ctc, eos=self.model.eos),
+                       "length_bonus": LengthBonus(len(self.token_list))}
+            weights = {"decoder": 1.0 - self.ctc_weight, "ctc": self.ctc_weight, "length_bonus": self.penalty}
+            search = BeamSearch(scorers=scorers, weights=weights, beam_size=self.beam_size,
+                                vocab_size=len(self.token_list), sos=self.model.sos, eos=self.model.eos,
+                                token_list=self.token_list,
+                                pre_beam_score_key=None if self.ctc_weight == 1.0 else "full")
+            search.__class__ = BatchBeamSearch  # every scorer above is batched
+            self._joint_search = search.to(self.device).eval()
+        return self._joint_search
+
+    # ---------------------------------------------------------------- decoding
+    @torch.no_grad()
+    def ctc_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
+        """(T, V) full-context CTC log-posteriors of encoder output (T, D), None without CTC."""
+        ctc = getattr(self.model, "ctc", None)
+        return None if ctc is None else torch.log_softmax(ctc.ctc_lo(enc), dim=-1)
+
+    @torch.no_grad()
+    def encode(self, speech: torch.Tensor, mode: str = "full", chunk_size: Optional[int] = None,
+               num_left_chunks: Optional[int] = None) -> torch.Tensor:
+        """Whole-utterance encoder output (T', D); mode "stream" simulates streaming with masks."""
+        feats, lens = self.features_of(speech)
+        enc, _ = self.model.encode_for_decoding(feats, lens, mode, chunk_size, num_left_chunks)
+        return enc[0]
+
+    @torch.no_grad()
+    def decode_full(self, speech) -> RecognitionResult:
+        """Full-context recognition of a whole waveform (n,)."""
+        speech = self._speech(speech)
+        enc = self.encode(speech, "full")
+        if self.full_search == "joint" and not self.transducer:
+            best = self._joint()(x=enc, maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)[0]
+            hyp = Hypothesis([int(t) for t in best.yseq[1:-1]], float(best.score))
+        else:
+            search = self.make_search("full")
+            search.advance(enc)
+            hyp = self.finish("full", search, enc)
+        log_probs = self.ctc_log_probs(enc)
+        times = None if log_probs is None else forced_alignment_times_ms(log_probs, hyp.tokens, self.frame_ms)
+        return self.tokens_to_result(hyp, times or [])
+
+    __call__ = decode_full
+
+    @torch.no_grad()
+    def decode_simulated_streaming(self, speech, chunk_size: Optional[int] = None,
+                                   num_left_chunks: Optional[int] = None) -> RecognitionResult:
+        """Streaming mode without incremental state: one masked pass, then the streaming search."""
+        speech = self._speech(speech)
+        enc = self.encode(speech, "stream", self.chunk_frames(chunk_size=chunk_size), num_left_chunks)
+        search = self.make_search("stream")
+        search.advance(enc)
+        hyp = self.finish("stream", search, enc)
+        return self.tokens_to_result(hyp, [])
+
+    def stream(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None,
+               num_left_chunks: Optional[int] = None) -> "StreamingSession":
+        """A new streaming session (chunk in ms or encoder frames; left context in chunks)."""
+        return StreamingSession(self, self.chunk_frames(chunk_ms, chunk_size), num_left_chunks)
+
+
+class StreamingSession:
+    """One utterance decoded incrementally: bounded state, constant work per chunk."""
+
+    def __init__(self, s2t: Speech2TextDualMode, chunk_size: int, num_left_chunks: Optional[int]):
+        self.s2t = s2t
+        self.features = StreamingFeatures(s2t.model.frontend, s2t.model.normalize)
+        self.cache = s2t.encoder.init_cache(1, chunk_size, num_left_chunks)
+        self.search = s2t.make_search("stream")
+        self._enc: List[torch.Tensor] = []  # kept for the end-of-utterance attention rescoring
+        self._emitted_samples: List[int] = []  # per encoder frame: samples received when it was emitted
+        self.compute_s: List[float] = []  # wall time of each call
+        self.first_token_call: Optional[int] = None  # index of the call whose partial first had a token
+
+    @property
+    def chunk_size(self) -> int:
+        return self.cache.chunk_size
+
+    def _feed(self, feats: torch.Tensor, is_final: bool) -> None:
+        enc, self.cache = self.s2t.encoder.forward_chunk(feats[None].to(self.s2t.device), self.cache, is_final)
+        self.search.advance(enc[0])
+        if not self.s2t.transducer and self.s2t.streaming_search == "attention_rescoring":
+            self._enc.append(enc[0])
+        self._emitted_samples += [self.features.num_samples] * enc.size(1)
+
+    @torch.no_grad()
+    def accept_waveform(self, samples) -> str:
+        """Feed the next samples (n,) in [-1, 1]; returns the partial text."""
+        start = time.perf_counter()
+        self._feed(self.features.accept_waveform(self.s2t._speech(samples).reshape(-1)), is_final=False)
+        partial = self.search.partial()
+        self.compute_s.append(time.perf_counter() - start)
+        if partial and self.first_token_call is None:
+            self.first_token_call = len(self.compute_s) - 1
+        return self.s2t.tokenizer.tokens2text(self.s2t.converter.ids2tokens(partial))
+
+    def partial_ids(self) -> List[int]:
+        return self.search.partial()
+
+    @torch.no_grad()
+    def finalize(self) -> RecognitionResult:
+        """End of audio: flush the last frames and chunk, finish the search."""
+        start = time.perf_counter()
+        self._feed(self.features.finalize(), is_final=True)
+        enc = torch.cat(self._enc) if self._enc else torch.zeros(0, self.s2t.encoder.output_size())
+        hyp = self.s2t.finish("stream", self.search, enc)
+        self.finalize_s = time.perf_counter() - start
+        rate = self.s2t.sample_rate
+        times = [1000.0 * self._emitted_samples[f] / rate for f in hyp.token_frames]
+        return self.s2t.tokens_to_result(hyp, times)

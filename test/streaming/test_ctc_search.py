@@ -1,0 +1,95 @@
+"""CTC searches: hand-checked results, chunked == whole, prefix property, beam agreement."""
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from espnet_durep.streaming.ctc_search import CTCGreedySearch, CTCPrefixBeamSearch
+
+
+class IdentityCTC(nn.Module):
+    """A CTC head whose ``ctc_lo`` passes logits through (tests feed logits directly)."""
+
+    def ctc_lo(self, x):
+        return x
+
+
+def _feed(search, logits, sizes):
+    search.reset()
+    start = 0
+    for n in sizes:
+        search.advance(logits[start:start + n])
+        start += n
+    search.advance(logits[start:])
+    return search.finalize()
+
+
+def _brute_force_prefix_probs(log_probs):
+    """p(label sequence) by summing over every CTC path."""
+    t, v = log_probs.shape
+    probs = {}
+    for path in itertools.product(range(v), repeat=t):
+        labels, prev = [], None
+        for p in path:
+            if p != 0 and p != prev:
+                labels.append(p)
+            prev = p
+        lp = sum(float(log_probs[i, p]) for i, p in enumerate(path))
+        probs[tuple(labels)] = probs.get(tuple(labels), 0.0) + math.exp(lp)
+    return probs
+
+
+def test_greedy_merges_repeats_and_drops_blanks():
+    ids = [0, 1, 1, 0, 1, 2, 2, 0, 0, 3]
+    logits = torch.full((len(ids), 4), -10.0)
+    logits[torch.arange(len(ids)), torch.tensor(ids)] = 0.0
+    hyp = _feed(CTCGreedySearch(IdentityCTC()), logits, [3, 3])[0]
+    assert hyp.tokens == [1, 1, 2, 3]
+    assert hyp.token_frames == [1, 4, 5, 9]
+
+
+def test_prefix_beam_with_full_beam_gives_exact_sequence_probabilities():
+    log_probs = torch.log_softmax(torch.randn(5, 3, generator=torch.Generator().manual_seed(0)), -1)
+    exact = _brute_force_prefix_probs(log_probs)
+    hyps = _feed(CTCPrefixBeamSearch(IdentityCTC(), beam_size=1000, token_beam=3), log_probs, [2])
+    for h in hyps:
+        assert math.exp(h.score) == pytest.approx(exact[tuple(h.tokens)], rel=1e-5)
+    assert tuple(hyps[0].tokens) == max(exact, key=exact.get)
+
+
+@pytest.mark.parametrize("sizes", [[1] * 30, [4, 4, 4], [7, 1, 13]])
+def test_chunked_equals_whole(sizes):
+    logits = torch.randn(40, 6, generator=torch.Generator().manual_seed(3)) * 3
+    for search in (CTCGreedySearch(IdentityCTC()), CTCPrefixBeamSearch(IdentityCTC(), beam_size=5, token_beam=4)):
+        whole = _feed(search, logits, [])
+        chunked = _feed(search, logits, sizes)
+        assert [(h.tokens, h.token_frames) for h in whole] == [(h.tokens, h.token_frames) for h in chunked]
+        assert [h.score for h in whole] == pytest.approx([h.score for h in chunked])
+
+
+def test_greedy_partials_grow_by_appending():
+    logits = torch.randn(60, 6, generator=torch.Generator().manual_seed(4)) * 3
+    search = CTCGreedySearch(IdentityCTC())
+    previous = []
+    for start in range(0, 60, 4):
+        search.advance(logits[start:start + 4])
+        partial = search.partial()
+        assert partial[: len(previous)] == previous
+        previous = partial
+    assert search.finalize()[0].tokens == previous
+
+
+def test_beam_last_partial_is_the_final_best():
+    logits = torch.randn(50, 6, generator=torch.Generator().manual_seed(5)) * 2
+    search = CTCPrefixBeamSearch(IdentityCTC(), beam_size=4, token_beam=6)
+    for start in range(0, 50, 5):
+        search.advance(logits[start:start + 5])
+    assert search.partial() == search.finalize()[0].tokens
+    assert search.frames_seen == 50
+
+
+def test_bad_beam_is_rejected():
+    with pytest.raises(ValueError, match="beam_size"):
+        CTCPrefixBeamSearch(IdentityCTC(), beam_size=0)
