@@ -110,6 +110,10 @@ class Speech2TextDualMode:
         self.token_list = list(model.token_list)
         self.converter = TokenIDConverter(token_list=self.token_list)
         bpemodel = getattr(args, "bpemodel", None)
+        if bpemodel not in (None, "none") and not Path(bpemodel).is_file():
+            raise FileNotFoundError(
+                f"{asr_train_config} names bpemodel {bpemodel}, which does not exist here: relative paths in an "
+                f"experiment's config are relative to its recipe directory (run from there), or use the packed zip")
         self.tokenizer = build_tokenizer(token_type=args.token_type,
                                          bpemodel=None if bpemodel in (None, "none") else bpemodel)
         self.features = StreamingFeatures(model.frontend, model.normalize)
