@@ -16,7 +16,15 @@ from espnet_durep._offline import import_offline
 REGISTRY: List[Tuple[str, str, str]] = [
     ("encoder_choices", "dual_mode_conformer",
      "espnet_durep.encoder.dual_mode_conformer:DualModeConformerEncoder"),
+    ("encoder_choices", "cascaded_conformer",
+     "espnet_durep.encoder.cascaded_conformer:CascadedConformerEncoder"),
+    ("decoder_choices", "tied_reduced",
+     "espnet_durep.decoder.tied_reduced:TiedReducedPredictionNetwork"),
     ("model_choices", "dual_mode", "espnet_durep.model.dual_mode_asr:DualModeASRModel"),
+    ("model_choices", "cascaded_transducer",
+     "espnet_durep.model.cascaded_transducer:CascadedTransducerModel"),
+    ("model_choices", "multi_decoder_transducer",
+     "espnet_durep.model.multi_decoder_transducer:MultiDecoderTransducerModel"),
 ]
 
 def _load(target: str) -> type:

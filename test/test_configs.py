@@ -5,6 +5,7 @@ import pytest
 import torch
 import yaml
 
+from espnet_durep.bin.compress_config import compress_config
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,3 +24,23 @@ def test_config_builds_a_model(config, tmp_path):
     torch.manual_seed(0)
     model = DurepTask.build_model(args)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+TRANSDUCER_CONFIGS = [p for p in TRAIN_CONFIGS if yaml.safe_load(p.read_text())["model"].endswith("_transducer")]
+
+
+@pytest.mark.parametrize("config", TRANSDUCER_CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_transducer_configs_select_checkpoints_on_validation_loss(config):
+    """Transducer models report no accuracy: n-best selection must use the validation loss."""
+    loaded = yaml.safe_load(config.read_text())
+    assert loaded["best_model_criterion"] == [["valid", "loss", "min"]]
+    assert loaded["keep_nbest_models"] >= 1
+
+
+def test_shipped_transducer_student_is_the_compressed_teacher():
+    teacher = yaml.safe_load((ROOT / "conf" / "train_transducer_teacher.yaml").read_text())
+    student = yaml.safe_load((ROOT / "conf" / "train_transducer_student.yaml").read_text())
+    expected = compress_config(teacher, 0.5, kd_kind=student["model_conf"]["rnnt_kd_conf"]["kind"])
+    for key in ("encoder_conf", "decoder_conf", "joint_net_conf"):
+        assert student[key] == expected[key], key
+    assert student["model_conf"]["teacher_rnnt_kd_weight"] > 0

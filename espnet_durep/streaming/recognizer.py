@@ -209,7 +209,7 @@ class Speech2TextDualMode:
     def make_search(self, mode: str) -> StreamingSearch:
         """A fresh incremental search for ``mode`` ("full" or "stream")."""
         if self.transducer:
-            return self.model.streaming_search(beam_size=self.beam_size)
+            return self.model.streaming_search(beam_size=self.beam_size, mode=mode)
         ctc = self._heads(mode)[0]
         name = self.streaming_search if mode == "stream" else self.full_search
         if name == "ctc_greedy":

@@ -9,6 +9,9 @@ DDP) is inherited from :class:`espnet2.tasks.asr.ASRTask`.  On top of it:
   inference — and must share the student's token list and frame rate.
 * :meth:`build_model_from_file` loads weights with ``weights_only=True`` and drops the
   training-only distillation heads, so inference models have no extra parameters.
+* Transducer models (:class:`~espnet_durep.model.transducer.TransducerASRModel`) build
+  their tied joint network themselves from ESPnet's top-level ``joint_net_conf`` (ESPnet
+  only builds a joint network for ``decoder: transducer``).
 """
 from __future__ import annotations
 
@@ -24,8 +27,10 @@ from espnet2.utils.types import str_or_none
 
 from espnet_durep._offline import import_offline
 from espnet_durep.model.export import strip_training_only
+from espnet_durep.model.transducer import TransducerASRModel
 
-ASRTask = import_offline("espnet2.tasks.asr").ASRTask
+_asr = import_offline("espnet2.tasks.asr")
+ASRTask = _asr.ASRTask
 
 _loading_for_inference = False
 
@@ -66,8 +71,23 @@ class DurepTask(ASRTask):
                            help="model .pth of the trained teacher ASR experiment")
 
     @classmethod
+    def _build_student(cls, args: argparse.Namespace):
+        """ESPnet's build, with ``joint_net_conf`` handed to transducer models."""
+        model_class = _asr.model_choices.get_class(getattr(args, "model", None) or "espnet")
+        if not issubclass(model_class, TransducerASRModel):
+            return super().build_model(args)
+        model_conf = args.model_conf
+        if "joint_net_conf" in model_conf:
+            raise ValueError("give joint_net_conf at the top level of the config, not inside model_conf")
+        args.model_conf = {**model_conf, "joint_net_conf": dict(getattr(args, "joint_net_conf", None) or {})}
+        try:
+            return super().build_model(args)
+        finally:
+            args.model_conf = model_conf
+
+    @classmethod
     def build_model(cls, args: argparse.Namespace):
-        model = super().build_model(args)
+        model = cls._build_student(args)
         teacher_config = getattr(args, "teacher_asr_train_config", None)
         teacher_file = getattr(args, "teacher_asr_model_file", None)
         wants_teacher = getattr(model, "uses_teacher", False)
@@ -101,7 +121,10 @@ class DurepTask(ASRTask):
             raise ValueError(
                 f"frame rates differ: student ({student_cfg}) hop/subsampling {_frame_rate(args, model)} vs "
                 f"teacher ({teacher_config}) {_frame_rate(teacher_args, teacher)}")
-        if model.teacher_layer_kd_weight > 0 or model.teacher_discrete_kd_weight > 0:
+        check_teacher = getattr(model, "check_teacher", None)
+        if check_teacher is not None:
+            check_teacher(teacher, teacher_config)
+        if getattr(model, "teacher_layer_kd_weight", 0) > 0 or getattr(model, "teacher_discrete_kd_weight", 0) > 0:
             if not hasattr(teacher.encoder, "resolve_chunking"):
                 raise ValueError(
                     f"layer/discrete distillation needs a teacher with espnet_durep's encoder "

@@ -1,0 +1,1 @@
+"""Transducer prediction / joint networks and their streaming search."""
