@@ -3,26 +3,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-import yaml
 
 from espnet_durep.decoder.transducer_search import TransducerSearch
 from espnet_durep.model.cascaded_transducer import CascadedTransducerModel
 from espnet_durep.tasks.durep import DurepTask
-from tiny_asr import build_args
+from tiny_asr import save_experiment
 from tiny_transducer import build, cascaded_config, overfit
 
 torch.set_num_threads(1)
-
-
-def save_experiment(tmp_path, name, config, extra=(), seed=1):
-    exp = tmp_path / name
-    exp.mkdir()
-    args = build_args(exp, config, extra)
-    torch.manual_seed(seed)
-    model = DurepTask.build_model(args)
-    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), exp / "model.pth")
-    return exp, model
 
 
 def teacher_args(exp):
