@@ -66,8 +66,10 @@ class StreamingFeatures:
         """Feature frames of every full window in ``signal`` (n,) -> (k, D)."""
         if signal.numel() < self.n_fft:
             return torch.zeros(0, self.frontend.output_size())
-        spec = torch.stft(signal[None], n_fft=self.n_fft, hop_length=self.hop, win_length=self.win_length,
-                          window=self.window, center=False, normalized=self.normalized,
+        device = self.frontend.logmel.melmat.device  # the model's device; the buffers stay on the CPU
+        window = None if self.window is None else self.window.to(device)
+        spec = torch.stft(signal[None].to(device), n_fft=self.n_fft, hop_length=self.hop, win_length=self.win_length,
+                          window=window, center=False, normalized=self.normalized,
                           onesided=self.onesided, return_complex=True)  # (1, F, k)
         power = spec.real**2 + spec.imag**2
         power = power.transpose(1, 2)  # (1, k, F)
@@ -75,7 +77,7 @@ class StreamingFeatures:
         feats, _ = self.frontend.logmel(power, lengths)
         if self.normalize is not None:
             feats, _ = self.normalize(feats, lengths)
-        return feats[0]
+        return feats[0].cpu()
 
     def _consume(self) -> torch.Tensor:
         n = 0 if self._buf.numel() < self.n_fft else (self._buf.numel() - self.n_fft) // self.hop + 1
