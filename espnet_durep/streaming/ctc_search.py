@@ -18,11 +18,13 @@ from espnet_durep.streaming.search import Hypothesis, StreamingSearch
 NEG_INF = -math.inf
 
 
-def _logaddexp(*values: float) -> float:
-    top = max(values)
-    if top == NEG_INF:
-        return NEG_INF
-    return top + math.log(sum(math.exp(v - top) for v in values))
+def _logaddexp(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) for two floats (the hot path of the prefix search)."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
 
 
 class _CTCSearch(StreamingSearch):
@@ -45,11 +47,15 @@ class _CTCSearch(StreamingSearch):
         if enc.size(0) == 0:
             return
         log_probs = torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1).cpu()
-        for frame in log_probs:
+        for frame in self._per_frame(log_probs):
             self._step(frame, self._frames)
             self._frames += 1
 
-    def _step(self, log_probs: torch.Tensor, t: int) -> None:
+    def _per_frame(self, log_probs: torch.Tensor):
+        """What :meth:`_step` needs of each frame of (T, V) log-posteriors (one torch call per chunk)."""
+        raise NotImplementedError
+
+    def _step(self, frame, t: int) -> None:
         raise NotImplementedError
 
 
@@ -63,10 +69,13 @@ class CTCGreedySearch(_CTCSearch):
         self._score = 0.0
         self._last = self.blank_id
 
-    def _step(self, log_probs: torch.Tensor, t: int) -> None:
-        score, best = log_probs.max(dim=-1)
-        best = int(best)
-        self._score += float(score)
+    def _per_frame(self, log_probs: torch.Tensor):
+        scores, best = log_probs.max(dim=-1)
+        return zip(scores.tolist(), best.tolist())
+
+    def _step(self, frame, t: int) -> None:
+        score, best = frame
+        self._score += score
         if best != self.blank_id and best != self._last:
             self._tokens.append(best)
             self._token_frames.append(t)
@@ -113,9 +122,12 @@ class CTCPrefixBeamSearch(_CTCSearch):
         super().reset()
         self._beam: Dict[Tuple[int, ...], _Prefix] = {(): _Prefix(blank=0.0)}
 
-    def _step(self, log_probs: torch.Tensor, t: int) -> None:
-        top_lp, top_ids = log_probs.topk(min(self.token_beam, log_probs.numel()))
-        candidates = list(zip(top_ids.tolist(), top_lp.tolist()))
+    def _per_frame(self, log_probs: torch.Tensor):
+        top_lp, top_ids = log_probs.topk(min(self.token_beam, log_probs.size(-1)), dim=-1)
+        return [list(zip(ids, lps)) for ids, lps in zip(top_ids.tolist(), top_lp.tolist())]
+
+    def _step(self, candidates, t: int) -> None:
+        """candidates: [(token, log-prob), ...] of frame ``t``."""
         nxt: Dict[Tuple[int, ...], _Prefix] = {}
 
         def entry(prefix: Tuple[int, ...], frames: Tuple[int, ...]) -> _Prefix:
@@ -125,10 +137,11 @@ class CTCPrefixBeamSearch(_CTCSearch):
 
         for prefix, p in self._beam.items():
             last = prefix[-1] if prefix else None
+            total = p.total
             for token, lp in candidates:
                 if token == self.blank_id:
                     e = entry(prefix, p.frames)
-                    e.blank = _logaddexp(e.blank, p.total + lp)
+                    e.blank = _logaddexp(e.blank, total + lp)
                     continue
                 extended = prefix + (token,)
                 if token == last:
@@ -139,11 +152,11 @@ class CTCPrefixBeamSearch(_CTCSearch):
                     same.nonblank = _logaddexp(same.nonblank, p.nonblank + lp)
                 else:
                     e = entry(extended, p.frames + (t,))
-                    e.nonblank = _logaddexp(e.nonblank, p.total + lp)
+                    e.nonblank = _logaddexp(e.nonblank, total + lp)
         # a repeat with no blank path before it gives an impossible (-inf) prefix: drop those
-        ranked = sorted((kv for kv in nxt.items() if kv[1].total > NEG_INF), key=lambda kv: kv[1].total,
-                        reverse=True)
-        self._beam = dict(ranked[: self.beam_size])
+        scored = [(e.total, prefix) for prefix, e in nxt.items()]
+        best = sorted((kv for kv in scored if kv[0] > NEG_INF), key=lambda kv: kv[0], reverse=True)
+        self._beam = {prefix: nxt[prefix] for _, prefix in best[: self.beam_size]}
 
     def partial(self) -> List[int]:
         return list(max(self._beam.items(), key=lambda kv: kv[1].total)[0])

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from bench_common import median_p90, print_table as print_aligned
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 
 FEATURE_DIM = 80
@@ -71,11 +72,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         p.error(f"need 0 < EARLY < LATE and LATE + window <= utt_seconds; got points {args.points}, "
                 f"window {args.window}, utt_seconds {args.utt_seconds}")
     return args
-
-
-def median_p90(values: List[float]) -> Tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
 def chunk_end_seconds(enc: DualModeConformerEncoder, index: int, chunk: int) -> float:
@@ -141,9 +137,7 @@ def print_table(rows: List[Row], points: Sequence[float]) -> None:
         ratio = f"{r.late[0] / r.early[0]:.2f}" if r.early and r.late else "-"
         rtf = "-" if r.rtf is None else f"{r.rtf:.3f}"
         lines.append([r.method, r.left, *fmt(r.early), *fmt(r.late), ratio, rtf])
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-    for line in [header, ["-" * w for w in widths], *lines]:
-        print("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+    print_aligned(header, lines, left=2)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Row]:
