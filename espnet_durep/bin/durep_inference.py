@@ -276,11 +276,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
             else:
                 result, wall, first_s, final_s = decode_streaming(s2t, wave, chunk, left, feed_samples)
             ref_ms = None
-            if utt in refs and streaming and not args.simulate_streaming:
-                log_probs = s2t.ctc_log_probs(s2t.encode(wave, "full"))
+            if utt in refs and streaming and not args.simulate_streaming and s2t.has_ctc:
                 ref_ids = s2t.text_to_ids(refs[utt])
-                if log_probs is not None:
-                    ref_ms = forced_alignment_times_ms(log_probs, ref_ids, s2t.frame_ms)
+                ref_ms = forced_alignment_times_ms(s2t.ctc_log_probs(s2t.encode(wave, "full")), ref_ids,
+                                                   s2t.frame_ms)
                 if ref_ms is not None:
                     delays += emission_delays_ms(result.token_ids, result.token_times_ms, ref_ids, ref_ms)
             first_ms = None

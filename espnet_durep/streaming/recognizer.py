@@ -100,7 +100,7 @@ class Speech2TextDualMode:
         self.args = args
         self.device = device
         self.transducer = _is_transducer(model)
-        if not self.transducer and getattr(model, "ctc", None) is None:
+        if not self.transducer and not self.has_ctc:
             raise ValueError(f"{asr_train_config}: streaming decoding of CTC/attention models needs a CTC head")
         if self.transducer and full_search != "joint":
             raise ValueError("transducer models decode with their own beam search: leave full_search at 'joint'")
@@ -252,11 +252,15 @@ class Speech2TextDualMode:
         return self._joint_search
 
     # ---------------------------------------------------------------- decoding
+    @property
+    def has_ctc(self) -> bool:
+        """Whether the model has a (full-context) CTC head, needed for forced alignments."""
+        return getattr(self.model, "ctc", None) is not None
+
     @torch.no_grad()
     def ctc_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
         """(T, V) full-context CTC log-posteriors of encoder output (T, D), None without CTC."""
-        ctc = getattr(self.model, "ctc", None)
-        return None if ctc is None else torch.log_softmax(ctc.ctc_lo(enc), dim=-1)
+        return torch.log_softmax(self.model.ctc.ctc_lo(enc), dim=-1) if self.has_ctc else None
 
     @torch.no_grad()
     def encode(self, speech: torch.Tensor, mode: str = "full", chunk_size: Optional[int] = None,

@@ -15,7 +15,7 @@ die() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (durep.sh) ERROR: $*" >&2; exit 1; }
 durep_usage="Usage: $0 --train_set SET --valid_set SET --test_sets \"SET ...\" [options]
 
 Stages:
-   1 data preparation (local/data.sh)          8 teacher decoding (full context, optional)
+   1 data preparation (local/data.sh)          8 teacher decoding (optional; full by default)
    2 speed perturbation (sox, optional)        9 dual-mode student training with the teacher
    3 format audio, utt2num_samples, checks    10 student decoding: every mode x chunk x left
    4 filter too short/long train/valid utts   11 sclite scoring (WER, and CER if asked)
@@ -51,7 +51,8 @@ durep_opt inference_args "" "extra options for durep_inference"
 durep_opt teacher_tag teacher "teacher experiment name (<expdir>/<tag>)"
 durep_opt student_tag student "student experiment name (<expdir>/<tag>)"
 durep_opt skip_teacher false "true: no teacher (stages 7-8 skipped, student trained without distillation)"
-durep_opt teacher_decode true "run stage 8 (decode the teacher in full-context mode)"
+durep_opt teacher_decode true "run stage 8 (decode the teacher)"
+durep_opt teacher_decode_modes full "stage 8: decoding modes of the teacher, full and/or streaming (for a teacher that streams)"
 durep_opt inference_model valid.acc.ave.pth "model file (in the experiment directory) used for decoding, distillation and packing"
 durep_opt decode_modes "full streaming" "decoding modes of the student: full and/or streaming"
 durep_opt chunk_sizes "16" "streaming chunk sizes in encoder frames (e.g. \"4 8 16\")"
@@ -79,6 +80,9 @@ for t in ${test_sets}; do
 done
 for m in ${decode_modes}; do
   case "${m}" in full|streaming) ;; *) die "--decode_modes: unknown mode '${m}' (full, streaming)" ;; esac
+done
+for m in ${teacher_decode_modes}; do
+  case "${m}" in full|streaming) ;; *) die "--teacher_decode_modes: unknown mode '${m}' (full, streaming)" ;; esac
 done
 case "${token_type}" in bpe|char) ;; *) die "--token_type must be bpe or char, got '${token_type}'" ;; esac
 [ "${score_wer}" = true ] || [ "${score_cer}" = true ] || die "--score_wer and --score_cer are both false"
@@ -326,8 +330,8 @@ fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ "${skip_teacher}" != true ] && [ "${teacher_decode}" = true ]; then
   current_stage=8
-  log "Stage 8: teacher decoding (full context)"
-  decode_model "${teacher_dir}" full
+  log "Stage 8: teacher decoding (${teacher_decode_modes})"
+  decode_model "${teacher_dir}" "${teacher_decode_modes}"
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
@@ -347,15 +351,22 @@ fi
 if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
   current_stage=11
   log "Stage 11: sclite scoring"
-  if [ "${skip_teacher}" != true ] && [ "${teacher_decode}" = true ]; then score_model "${teacher_dir}" full; fi
+  if [ "${skip_teacher}" != true ] && [ "${teacher_decode}" = true ]; then score_model "${teacher_dir}" "${teacher_decode_modes}"; fi
   score_model "${student_dir}" "${decode_modes}"
 fi
 
 if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
   current_stage=12
   log "Stage 12: ${expdir}/RESULTS.md"
+  # this run's models first, then every other model decoded in the same experiment directory
+  report_models=("${models[@]}")
+  for d in "${expdir}"/*/; do
+    m="$(basename "${d}")"
+    [[ " ${report_models[*]} " == *" ${m} "* ]] && continue
+    if compgen -G "${d}decode_*/*/metrics.json" > /dev/null; then report_models+=("${m}"); fi
+  done
   run_logged "${stage_logs}/results.log" ${python} "${make_results}" report \
-    --expdir "${expdir}" --models "${models[@]}" --out "${expdir}/RESULTS.md"
+    --expdir "${expdir}" --models "${report_models[@]}" --out "${expdir}/RESULTS.md"
 fi
 
 if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
