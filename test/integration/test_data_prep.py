@@ -336,7 +336,8 @@ def test_speechocean762_stages_1_to_5(tmp_path):
     assert (len(train), len(valid), len(test)) == (1400, 100, 800)
     assert len(set(valid.values())) == 5 and not set(valid.values()) & set(train.values())
     assert table(data / "test" / "text")["001200015"] == "WE WERE FORTUNATE TO GET BACK INTO THE BALL GAME"
-    assert table(data / "test" / "wav.scp")["001200015"] == str(SPEECHOCEAN762 / "WAVE/SPEAKER0120/001200015.flac")
+    audio = Path(table(data / "test" / "wav.scp")["001200015"])
+    assert audio.resolve() == (SPEECHOCEAN762 / "WAVE/SPEAKER0120/001200015.flac").resolve()  # links resolved or not
     kept = len(lines(dump / "train" / "text"))
     assert kept + len(lines(dump / "train" / "dropped_utts.txt")) == 1400
     assert len(lines(work / "data" / "token_list" / "bpe_unigram300" / "tokens.txt")) == 300
