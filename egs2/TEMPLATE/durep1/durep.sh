@@ -6,6 +6,9 @@
 # settings; that directory provides path.sh, cmd.sh, db.sh, local/data.sh, conf/ and the
 # symlinks durep.sh and scripts/. See --help for every option and stage.
 set -euo pipefail
+# The whole script is one { ... } block: bash parses it completely before running it, so
+# editing durep.sh (or pulling a new version) while a recipe runs cannot break that run.
+{
 
 log() { echo "$(date "+%Y-%m-%dT%H:%M:%S") (durep.sh) $*"; }
 die() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (durep.sh) ERROR: $*" >&2; exit 1; }
@@ -380,3 +383,5 @@ if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
 fi
 
 log "Finished stages ${stage}-${stop_stage}"
+exit 0
+}
