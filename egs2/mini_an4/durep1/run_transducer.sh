@@ -9,17 +9,13 @@
 # Extra options go to durep.sh, e.g. ./run_transducer.sh --stage 10 --stop_stage 12.
 set -euo pipefail
 
-./durep.sh \
-  --train_set train --valid_set valid --test_sets test \
-  --nj 2 --inference_nj 2 --ngpu 0 \
-  --token_type bpe --nbpe 30 \
-  --min_wav_duration 0.3 --max_wav_duration 10 \
+# run.sh's corpus settings, with the transducer configs and model names (later options win)
+./run.sh \
   --teacher_config conf/train_transducer_teacher.yaml \
   --student_config conf/train_transducer_student.yaml \
   --teacher_tag transducer_teacher --student_tag transducer_student \
   --teacher_decode_modes "full streaming" \
   --inference_model valid.loss.ave.pth \
   --inference_config conf/decode_transducer.yaml \
-  --decode_modes "full streaming" --chunk_sizes "4 8" --left_chunks "-1" \
-  --score_wer true --score_cer true \
+  --left_chunks "-1" \
   "$@"
