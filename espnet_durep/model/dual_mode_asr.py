@@ -17,7 +17,7 @@ the trainer's DDP wrapper, and never trained.
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import th_accuracy

@@ -4,29 +4,18 @@ Runs the recipe's own ``run.sh`` (all 13 stages, real AN4 speech, sclite scoring
 experiment and dump directories in a temporary folder, then checks what a user reads:
 RESULTS.md rows for both models and modes, sclite outputs, and the packed model.
 """
-import shutil
-import subprocess
-from pathlib import Path
 
 import jiwer
 import pytest
 
 from espnet_durep.bin.make_results import parse_sclite
+from mini_an4_run import RECIPE, run_mini_an4
 
-RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "mini_an4" / "durep1"
 
 
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
-    if shutil.which("sclite") is None and not Path("/usr/lib/sctk/bin/sclite").exists():
-        pytest.skip("sclite (Debian package sctk) is not installed; tools/setup.sh installs it")
-    out = tmp_path_factory.mktemp("mini_an4")
-    cmd = ["./run.sh", "--expdir", str(out / "exp"), "--dumpdir", str(out / "dump"),
-           "--chunk_sizes", "4", "--left_chunks", "-1 2"]
-    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=1800)
-    (out / "run.log").write_text(proc.stdout + proc.stderr)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    return out / "exp"
+    return run_mini_an4("run.sh", tmp_path_factory.mktemp("mini_an4"), "--chunk_sizes", "4", "--left_chunks", "-1 2")
 
 
 def _rows(results: str):

@@ -5,31 +5,21 @@ speech, sclite scoring) with its experiment and dump directories in a temporary 
 then checks RESULTS.md, the sclite scores, the compression of the student and that the
 trained student's incremental streaming decoder reproduces the masked streaming pass.
 """
-import shutil
-import subprocess
 from pathlib import Path
 
 import jiwer
 import pytest
 
 from espnet_durep.bin.make_results import parse_sclite
+from mini_an4_run import RECIPE, run_mini_an4
 
-RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "mini_an4" / "durep1"
 MODELS = ("transducer_teacher", "transducer_student")
 MODEL_FILE = "valid.loss.ave.pth"
 
 
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
-    if shutil.which("sclite") is None and not Path("/usr/lib/sctk/bin/sclite").exists():
-        pytest.skip("sclite (Debian package sctk) is not installed; tools/setup.sh installs it")
-    out = tmp_path_factory.mktemp("mini_an4_transducer")
-    cmd = ["./run_transducer.sh", "--expdir", str(out / "exp"), "--dumpdir", str(out / "dump"),
-           "--chunk_sizes", "4"]
-    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=1800)
-    (out / "run.log").write_text(proc.stdout + proc.stderr)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    return out / "exp"
+    return run_mini_an4("run_transducer.sh", tmp_path_factory.mktemp("mini_an4_transducer"), "--chunk_sizes", "4")
 
 
 def _rows(results: str):
