@@ -54,7 +54,7 @@ def build(tmp_path, config: dict, extra=(), seed: int = 0):
 
 
 def overfit(model, batch, steps: int, lr: float = 3e-3):
-    """Train on one batch; returns the stats of the first and of the last step."""
+    """Train on one batch; returns the stats of the first and of the last step (None: not measured)."""
     optim = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     first = last = None
@@ -63,6 +63,6 @@ def overfit(model, batch, steps: int, lr: float = 3e-3):
         loss, stats, _ = model(*[t.clone() for t in batch])
         loss.backward()
         optim.step()
-        first = first or {k: float(v) for k, v in stats.items()}
-        last = {k: float(v) for k, v in stats.items()}
+        last = {k: None if v is None else float(v) for k, v in stats.items()}
+        first = first or last
     return first, last

@@ -16,6 +16,8 @@ with one batched call per step.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
@@ -88,7 +90,7 @@ class TransducerSearch(StreamingSearch):
         active = self._beam
         for step in range(self.max_symbols_per_frame):
             logp = self._step(enc_proj, active)
-            scores = logp + torch.tensor([h.score for h in active], dtype=logp.dtype)[:, None]
+            scores = logp + torch.tensor([h.score for h in active], dtype=logp.dtype, device=logp.device)[:, None]
             k = min(self.beam_size, scores.numel())
             best, index = scores.flatten().topk(k)
             active_next = []
@@ -129,5 +131,5 @@ def _merge(pool: Dict[Tuple[int, ...], _Hyp], hyp: _Hyp) -> None:
         pool[hyp.tokens] = hyp
         return
     best = hyp if hyp.score > other.score else other
-    total = torch.logaddexp(torch.tensor(hyp.score), torch.tensor(other.score)).item()
+    total = max(hyp.score, other.score) + math.log1p(math.exp(-abs(hyp.score - other.score)))
     pool[hyp.tokens] = _Hyp(best.tokens, total, best.frames)

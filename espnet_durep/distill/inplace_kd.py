@@ -1,7 +1,9 @@
 """In-place KD of Dual-mode ASR: the full-context pass teaches the streaming pass.
 
 The full-context posteriors are detached targets; the streaming posteriors learn from
-them frame by frame (CTC) and token by token (attention decoder).  A streaming model
+them frame by frame (CTC) and token by token (attention decoder), summed over each
+utterance's frames / tokens and averaged over the batch (the normalisation rule of
+:mod:`espnet_durep.distill`).  A streaming model
 emits later than a full-context one, so a tolerance window lets streaming frame ``t``
 match the best full-context frame in ``[t - tolerance, t]``.
 """
@@ -12,7 +14,7 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
-from espnet_durep.distill.kl import kl_per_position, lengths_to_mask, masked_kl_div
+from espnet_durep.distill.kl import kl_per_position, lengths_to_mask, masked_kl_div, per_utterance_sum
 
 
 def ctc_inplace_kd(
@@ -22,7 +24,7 @@ def ctc_inplace_kd(
     temperature: float = 1.0,
     tolerance: int = 0,
 ) -> torch.Tensor:
-    """Frame-level KL(full || stream) * T^2, mean over valid frames.
+    """Frame-level KL(full || stream) * T^2, summed over valid frames, mean over utterances.
 
     stream_logits, full_logits: (B, T, V); lengths: (B,).  With ``tolerance`` d > 0 the
     target of frame t is the full-context frame in [t-d, t] with the smallest KL.
@@ -39,13 +41,13 @@ def ctc_inplace_kd(
             kl[:, :shift] = float("inf")  # frames before 0 are no candidates
         candidates.append(kl)
     best = torch.stack(candidates).min(dim=0).values
-    return (best * mask).sum() / mask.sum().clamp(min=1) * temperature**2
+    return per_utterance_sum(best, mask) * temperature**2
 
 
 def decoder_inplace_kd(
     stream_logits: torch.Tensor, full_logits: torch.Tensor, ys_lengths: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Token-level KL(full || stream) * T^2 over (B, U, V) decoder outputs, mean over valid tokens."""
+    """Token-level KL(full || stream) * T^2 over (B, U, V) decoder outputs, summed over valid tokens, mean over utterances."""
     mask = lengths_to_mask(ys_lengths, stream_logits.size(1))
     return masked_kl_div(stream_logits, full_logits.detach(), mask, temperature)
 

@@ -2,14 +2,23 @@
 side) and the streaming path as in multi-decoder joint optimisation (arXiv 2405.13514).
 
 Representations are compared through row-normalised similarity matrices, so the two
-sides may have different widths:
+sides may have different widths.  Every row is a unit vector, so the squared distance
+between a student row and a teacher row lies in [0, 4] whatever the matrix size:
 
-* ``axis="batch"``: mean-pool each utterance over its valid frames -> A (B, D);
-  G = A A^T (B, B); loss = ||norm(G_s) - norm(G_t)||_F^2 / B^2.
-* ``axis="time"``: per utterance X X^T over its valid frames (T_b, T_b);
-  ||.||_F^2 / T_b^2, averaged over the batch.
+* ``axis="time"``: per utterance, G = X X^T over its valid frames (T_b, T_b); the row
+  distances are summed over the utterance's frames (= ||norm(G_s) - norm(G_t)||_F^2);
+  mean over the batch.
+* ``axis="batch"``: mean-pool each utterance over its valid frames -> A (B, D),
+  G = A A^T (B, B); utterance b's row distance counts once per frame of b (x T_b);
+  mean over the batch.  Needs several utterances per batch: with one, G is 1 x 1 and the
+  loss is identically zero (a warning says so).
+
+Both are sums over each utterance's frames averaged over the batch, the normalisation
+rule of :mod:`espnet_durep.distill`.
 """
 from __future__ import annotations
+
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +27,7 @@ from torch import nn
 from espnet_durep.distill.kl import lengths_to_mask
 
 AXES = ("batch", "time")
+MIN_BATCH = 4  # axis "batch": below this a batch has too few pairs to compare
 
 
 def _row_normalised_gram(x: torch.Tensor) -> torch.Tensor:
@@ -36,22 +46,23 @@ def sp_kd_loss(
         raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
     if detach_teacher:
         teacher = teacher.detach()
-    mask = lengths_to_mask(lengths, student.size(1)).unsqueeze(-1).to(student.dtype)
     if axis == "batch":
+        mask = lengths_to_mask(lengths, student.size(1)).unsqueeze(-1).to(student.dtype)
         count = mask.sum(1).clamp(min=1)
         g_s = _row_normalised_gram((student * mask).sum(1) / count)
         g_t = _row_normalised_gram((teacher * mask).sum(1) / count)
-        return ((g_s - g_t) ** 2).sum() / student.size(0) ** 2
+        row_distance = ((g_s - g_t) ** 2).sum(-1)  # (B,)
+        return (row_distance * lengths.to(student.dtype)).mean()
     losses = []
     for b, n in enumerate(lengths.tolist()):
         g_s = _row_normalised_gram(student[b, :n])
         g_t = _row_normalised_gram(teacher[b, :n])
-        losses.append(((g_s - g_t) ** 2).sum() / max(n, 1) ** 2)
+        losses.append(((g_s - g_t) ** 2).sum())
     return torch.stack(losses).mean()
 
 
 class SPKD(nn.Module):
-    """sp-KD with fixed options (``axis``, ``detach_teacher``)."""
+    """sp-KD with fixed options (``axis``, ``detach_teacher``); warns once on batches too small for ``axis: batch``."""
 
     def __init__(self, axis: str = "batch", detach_teacher: bool = True):
         super().__init__()
@@ -59,6 +70,13 @@ class SPKD(nn.Module):
             raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
         self.axis = axis
         self.detach_teacher = detach_teacher
+        self._warned_small_batch = False
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.axis == "batch" and student.size(0) < MIN_BATCH and not self._warned_small_batch:
+            self._warned_small_batch = True
+            warnings.warn(
+                f"sp-KD with axis 'batch' got a batch of {student.size(0)} utterance(s): it compares "
+                f"utterances with each other, so it is {'zero' if student.size(0) == 1 else 'weak'} on "
+                f"batches under {MIN_BATCH}; use larger batches or sp_kd_conf.axis: time")
         return sp_kd_loss(student, teacher, lengths, self.axis, self.detach_teacher)

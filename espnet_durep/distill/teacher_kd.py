@@ -7,6 +7,9 @@
 * :func:`posterior_kd` — KL to the teacher's CTC (frame) or decoder (token) posteriors.
 * :class:`RandomProjectionQuantizer` + :class:`DiscreteTargetKD` — optional discrete
   targets (BEST-RQ style codes of a teacher layer) the student predicts with CE.
+
+Every term is summed over each utterance's frames (tokens for decoder posteriors) and
+averaged over the batch (:func:`espnet_durep.distill.kl.per_utterance_sum`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from espnet_durep.distill.kl import lengths_to_mask, masked_kl_div
+from espnet_durep.distill.kl import lengths_to_mask, masked_kl_div, per_utterance_sum
 
 LAYER_LOSSES = ("l1_cos", "l1", "l2", "cos")
 
@@ -59,18 +62,16 @@ class LayerRegressionKD(nn.Module):
         ) if student_dim != teacher_dim else None
 
     def pair_loss(self, student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Loss between (B, T, D) sequences, mean over valid frames (mask (B, T))."""
-        n = mask.sum().clamp(min=1)
-        loss = student.new_zeros(())
+        """Loss between (B, T, D) sequences: per-frame loss summed over valid frames (mask (B, T)), mean over utterances."""
+        per_frame = student.new_zeros(mask.shape)
         if self.loss_type in ("l1", "l1_cos"):
-            loss = loss + ((student - teacher).abs().mean(-1) * mask).sum() / n
+            per_frame = per_frame + (student - teacher).abs().mean(-1)
         if self.loss_type == "l2":
-            loss = loss + (((student - teacher) ** 2).mean(-1) * mask).sum() / n
+            per_frame = per_frame + ((student - teacher) ** 2).mean(-1)
         if self.loss_type in ("cos", "l1_cos"):
-            cos = F.cosine_similarity(student, teacher, dim=-1)
             weight = self.cos_weight if self.loss_type == "l1_cos" else 1.0
-            loss = loss + weight * (-F.logsigmoid(cos) * mask).sum() / n
-        return loss
+            per_frame = per_frame - weight * F.logsigmoid(F.cosine_similarity(student, teacher, dim=-1))
+        return per_utterance_sum(per_frame, mask)
 
     def forward(
         self,
@@ -123,7 +124,7 @@ class RandomProjectionQuantizer(nn.Module):
 
 
 class DiscreteTargetKD(nn.Module):
-    """Student head predicting teacher codes: masked cross-entropy over (B, T)."""
+    """Student head predicting teacher codes: cross-entropy summed over valid frames, mean over utterances."""
 
     def __init__(self, student_dim: int, codebook_size: int):
         super().__init__()
@@ -136,4 +137,4 @@ class DiscreteTargetKD(nn.Module):
         logits = self.head(student_hidden[:, :t])
         mask = lengths_to_mask(lengths.clamp(max=t), t)
         ce = F.cross_entropy(logits.transpose(1, 2), codes[:, :t], reduction="none")
-        return (ce * mask).sum() / mask.sum().clamp(min=1)
+        return per_utterance_sum(ce, mask)

@@ -25,6 +25,7 @@ from espnet.nets.pytorch_backend.transformer.add_sos_eos import add_sos_eos
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
+from espnet_durep.distill.gradient_share import LossTerms
 from espnet_durep.distill.inplace_kd import InplaceKD
 from espnet_durep.distill.sp_kd import SPKD
 from espnet_durep.distill.teacher_kd import (
@@ -59,6 +60,11 @@ class DualModeASRModel(ESPnetASRModel):
         sp_kd_weight / sp_kd_conf: similarity-preserving KD stream <- full
             (axis, detach_teacher, decoder: also at decoder level).
         kd_warmup_steps: KD weights ramp linearly from 0 over this many training steps.
+        grad_share_interval: every this many training steps, report each loss term's share
+            of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
+
+    Every KD term is a sum over each utterance's frames / tokens averaged over the batch,
+    the scale of ESPnet's CTC and attention losses (see :mod:`espnet_durep.distill`).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class DualModeASRModel(ESPnetASRModel):
         sp_kd_weight: float = 0.0,
         sp_kd_conf: Optional[dict] = None,
         kd_warmup_steps: int = 0,
+        grad_share_interval: int = 100,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -106,6 +113,7 @@ class DualModeASRModel(ESPnetASRModel):
         self.teacher_posterior_kd_weight = teacher_posterior_kd_weight
         self.teacher_discrete_kd_weight = teacher_discrete_kd_weight
         self.kd_warmup_steps = kd_warmup_steps
+        self.loss_terms = LossTerms(grad_share_interval)
         # training forward passes so far: drive the alternate schedule and KD warm-up; saved for resume
         self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
         self._teacher: Optional[ESPnetASRModel] = None
@@ -256,9 +264,8 @@ class DualModeASRModel(ESPnetASRModel):
 
         scale = self._kd_scale() if self.training else 1.0
         kd_terms = self._distillation(branches, speech, speech_lengths, ys_in, ys_in_lens, ys_out)
-        for name, (weight, value) in kd_terms.items():
-            stats[name] = value.detach()
-            loss = loss + scale * weight * value
+        if kd_terms:
+            loss = self.loss_terms.combine(loss, kd_terms, stats, self.encoder.parameters(), self.training, scale)
 
         accs = [(weights[m], branches[m]["acc"]) for m in modes if "acc" in branches[m]]
         if accs:

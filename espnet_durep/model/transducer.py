@@ -32,6 +32,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 from espnet_durep.decoder.transducer_search import TransducerSearch
+from espnet_durep.distill.gradient_share import LossTerms
 from espnet_durep.distill.rnnt_kd import RNNTKD
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
@@ -84,6 +85,8 @@ class TransducerASRModel(ESPnetASRModel):
         rnnt_kd_conf: kind ("full" | "collapsed"), temperature, kd_passes (student passes
             distilled, default every pass with a transducer decoder), teacher_pass ("matched": the teacher's pass of the
             same name, "lookahead": always the teacher's second pass).
+        grad_share_interval: every this many training steps, report each loss term's share
+            of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class TransducerASRModel(ESPnetASRModel):
         joint_net_conf: Optional[dict] = None,
         teacher_rnnt_kd_weight: float = 0.0,
         rnnt_kd_conf: Optional[dict] = None,
+        grad_share_interval: int = 100,
         **espnet_kwargs,
     ):
         # ESPnet keeps the decoder as an attention decoder and drops its CTC for weight 0;
@@ -121,6 +125,7 @@ class TransducerASRModel(ESPnetASRModel):
             raise ValueError(f"rnnt_kd_conf.teacher_pass must be one of {TEACHER_PASSES}, got {self.teacher_pass!r}")
         self.rnnt_kd = RNNTKD(blank_id=self.blank_id, **kd_conf)
         self.teacher_rnnt_kd_weight = teacher_rnnt_kd_weight
+        self.loss_terms = LossTerms(grad_share_interval)
         self._teacher: Optional[TransducerASRModel] = None
 
     # ------------------------------------------------------------- subclasses
@@ -212,9 +217,8 @@ class TransducerASRModel(ESPnetASRModel):
         terms = self._extra_terms(outs, encs, lens, targets)
         if self._teacher is not None and self.uses_teacher:
             terms.update(self._teacher_terms(outs, speech, speech_lengths, targets, lens, chunk, left))
-        for name, (weight, value) in terms.items():
-            stats[name] = value.detach()
-            loss = loss + weight * value
+        if terms:
+            loss = self.loss_terms.combine(loss, terms, stats, self.encoder.parameters(), self.training)
         stats["loss"] = loss.detach()
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight

@@ -130,3 +130,30 @@ def test_advance_rejects_a_batch():
     decoder, joint = heads()
     with pytest.raises(ValueError, match="one utterance"):
         TransducerSearch(decoder, joint).advance(torch.randn(1, 3, D))
+
+
+def test_search_creates_no_tensor_off_the_encoder_device():
+    # With the default device set to "meta", any tensor the search makes without an explicit
+    # device is a meta tensor, and mixing it with the CPU encoder output raises: the same bug
+    # that breaks decoding on a GPU (scores made on the CPU, log-probs on the GPU) shows on CPU.
+    decoder, joint = heads(seed=4)
+    enc = torch.randn(6, D)
+    expected = run(TransducerSearch(decoder, joint, beam_size=4, nbest=4), enc)
+    torch.set_default_device("meta")
+    try:
+        got = run(TransducerSearch(decoder, joint, beam_size=4, nbest=4), enc)
+    finally:
+        torch.set_default_device(None)
+    assert [h.tokens for h in got] == [h.tokens for h in expected]
+
+
+@pytest.mark.parametrize("device", [
+    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_search_on_device_matches_cpu(device):
+    decoder, joint = heads(seed=5)
+    enc = torch.randn(8, D)
+    expected = run(TransducerSearch(decoder, joint, beam_size=3, nbest=3), enc)
+    decoder, joint = decoder.to(device), joint.to(device)
+    got = run(TransducerSearch(decoder, joint, beam_size=3, nbest=3), enc.to(device))
+    assert [h.tokens for h in got] == [h.tokens for h in expected]
+    assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=1e-4)

@@ -1,6 +1,8 @@
-"""Math of every distillation loss: zero on identical inputs, hand-computed values,
-gradients only to the student, padding invariance."""
+"""Math of every distillation loss: zero on identical inputs, hand-computed values (sums
+over each utterance's positions, mean over the batch), gradients only to the student,
+padding invariance."""
 import math
+import warnings
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch
 from espnet_durep.distill.inplace_kd import InplaceKD, ctc_inplace_kd, decoder_inplace_kd
 from espnet_durep.distill.kl import masked_kl_div
 from espnet_durep.distill.rnnt_kd import RNNTKD, rnnt_kd_collapsed, rnnt_kd_full
-from espnet_durep.distill.sp_kd import sp_kd_loss
+from espnet_durep.distill.sp_kd import SPKD, sp_kd_loss
 from espnet_durep.distill.teacher_kd import (
     DiscreteTargetKD,
     LayerRegressionKD,
@@ -30,10 +32,10 @@ def test_masked_kl_matches_hand_computation_and_ignores_padding():
     s = torch.tensor([[[0.0, 1.0], [2.0, 0.0], [9.0, -9.0]]])
     t = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [-9.0, 9.0]]])
     mask = torch.tensor([[True, True, False]])
-    expected = (_kl(_softmax([1, 0]), _softmax([0, 1])) + _kl(_softmax([0, 0]), _softmax([2, 0]))) / 2
+    expected = _kl(_softmax([1, 0]), _softmax([0, 1])) + _kl(_softmax([0, 0]), _softmax([2, 0]))
     assert masked_kl_div(s, t, mask).item() == pytest.approx(expected, rel=1e-5)
     # temperature: KL of softened distributions times T^2
-    expected_t = (_kl(_softmax([0.5, 0]), _softmax([0, 0.5])) + _kl(_softmax([0, 0]), _softmax([1, 0]))) / 2 * 4
+    expected_t = (_kl(_softmax([0.5, 0]), _softmax([0, 0.5])) + _kl(_softmax([0, 0]), _softmax([1, 0]))) * 4
     assert masked_kl_div(s, t, mask, temperature=2.0).item() == pytest.approx(expected_t, rel=1e-5)
 
 
@@ -61,7 +63,7 @@ def test_ctc_tolerance_never_matches_frames_before_the_start():
     full = torch.tensor([[[5.0, 0.0], [0.0, 5.0]]])
     stream = torch.tensor([[[0.0, 5.0], [0.0, 5.0]]])
     # frame 0 has only itself as candidate; frame 1 matches full frame 1 exactly
-    expected = _kl(_softmax([5, 0]), _softmax([0, 5])) / 2
+    expected = _kl(_softmax([5, 0]), _softmax([0, 5]))
     assert ctc_inplace_kd(stream, full, torch.tensor([2]), tolerance=3).item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -90,8 +92,8 @@ def test_layer_regression_l1_cos_by_hand():
     s = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]], requires_grad=True)
     t = torch.tensor([[[0.0, 1.0], [2.0, 2.0]]], requires_grad=True)
     loss = kd({1: s}, {3: t}, torch.tensor([2]))
-    l1 = ((1 + 1) / 2 + (1 + 1) / 2) / 2
-    cos_term = (-math.log(1 / (1 + math.exp(-0.0))) - math.log(1 / (1 + math.exp(-1.0)))) / 2
+    l1 = (1 + 1) / 2 + (1 + 1) / 2
+    cos_term = -math.log(1 / (1 + math.exp(-0.0))) - math.log(1 / (1 + math.exp(-1.0)))
     assert loss.item() == pytest.approx(l1 + 0.5 * cos_term, rel=1e-5)
     loss.backward()
     assert t.grad is None and s.grad.abs().sum() > 0
@@ -142,7 +144,7 @@ def test_discrete_target_ce_by_hand():
         kd.head.bias.zero_()
     h = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]]])
     codes = torch.tensor([[0, 1, 2]])
-    expected = (-math.log(_softmax([1, 0, 0])[0]) - math.log(_softmax([0, 2, 0])[1])) / 2
+    expected = -math.log(_softmax([1, 0, 0])[0]) - math.log(_softmax([0, 2, 0])[1])
     assert kd(h, codes, torch.tensor([2])).item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -163,8 +165,11 @@ def test_sp_kd_batch_axis_by_hand():
     t = torch.tensor([[[1.0, 0.0]], [[1.0, 0.0]]])
     # G_s = I -> rows normalised = I; G_t = ones -> rows (1/sqrt2, 1/sqrt2)
     r = 1 / math.sqrt(2)
-    expected = (2 * (1 - r) ** 2 + 2 * r**2) / 4
-    assert sp_kd_loss(s, t, torch.tensor([1, 1]), "batch").item() == pytest.approx(expected, rel=1e-5)
+    row = (1 - r) ** 2 + r**2  # each utterance's row distance, counted once per frame
+    assert sp_kd_loss(s, t, torch.tensor([1, 1]), "batch").item() == pytest.approx(row, rel=1e-5)
+    # frame counts 3 and 1: (3 * row + 1 * row) / 2
+    s3, t3 = s.expand(2, 3, 2), t.expand(2, 3, 2)
+    assert sp_kd_loss(s3, t3, torch.tensor([3, 1]), "batch").item() == pytest.approx(2 * row, rel=1e-5)
 
 
 def test_sp_kd_time_axis_ignores_padding():
@@ -195,8 +200,9 @@ def test_rnnt_kd_zero_on_identical_and_grad_only_to_student(kind):
 def test_rnnt_kd_collapsed_equals_brute_force_loop():
     s, t = _lattice(1)
     targets, tl, ul = torch.tensor([[1, 2], [3, 0]]), torch.tensor([3, 2]), torch.tensor([2, 1])
-    total, count = 0.0, 0
+    per_utt = []
     for b in range(2):
+        total, count = 0.0, 0
         for ti in range(int(tl[b])):
             for u in range(int(ul[b]) + 1):
                 ps, pt = _softmax(s[b, ti, u].tolist()), _softmax(t[b, ti, u].tolist())
@@ -207,16 +213,34 @@ def test_rnnt_kd_collapsed_equals_brute_force_loop():
                     cs, ct = [ps[0], 1 - ps[0]], [pt[0], 1 - pt[0]]
                 total += _kl(ct, cs)
                 count += 1
+        per_utt.append(total / count * (int(tl[b]) + int(ul[b])))  # mean node KL x path length
     got = rnnt_kd_collapsed(s, t, targets, tl, ul, blank_id=0).item()
-    assert got == pytest.approx(total / count, rel=1e-4)
+    assert got == pytest.approx(sum(per_utt) / 2, rel=1e-4)
+
+
+def test_rnnt_kd_collapsed_is_finite_when_blank_and_label_take_all_mass():
+    # p_blank + p_label == 1 in float32: "rest" must come from log space, not 1 - p_b - p_l
+    s = torch.full((1, 2, 2, 4), -60.0)
+    s[..., 0] = 30.0
+    s[..., 1] = 30.0
+    t = s.clone()
+    t[..., 2] = 0.0
+    student = s.clone().requires_grad_(True)
+    loss = rnnt_kd_collapsed(student, t, torch.tensor([[1]]), torch.tensor([2]), torch.tensor([1]), blank_id=0)
+    loss.backward()
+    assert torch.isfinite(loss) and loss.item() > 0
+    assert torch.isfinite(student.grad).all()
 
 
 def test_rnnt_kd_full_equals_brute_force_loop():
     s, t = _lattice(2)
     tl, ul = torch.tensor([2, 3]), torch.tensor([1, 2])
-    vals = [_kl(_softmax(t[b, ti, u].tolist()), _softmax(s[b, ti, u].tolist()))
-            for b in range(2) for ti in range(int(tl[b])) for u in range(int(ul[b]) + 1)]
-    assert rnnt_kd_full(s, t, tl, ul).item() == pytest.approx(sum(vals) / len(vals), rel=1e-5)
+    per_utt = []
+    for b in range(2):
+        vals = [_kl(_softmax(t[b, ti, u].tolist()), _softmax(s[b, ti, u].tolist()))
+                for ti in range(int(tl[b])) for u in range(int(ul[b]) + 1)]
+        per_utt.append(sum(vals) / len(vals) * (int(tl[b]) + int(ul[b])))
+    assert rnnt_kd_full(s, t, tl, ul).item() == pytest.approx(sum(per_utt) / 2, rel=1e-5)
 
 
 def test_unknown_options_are_rejected():
@@ -226,3 +250,13 @@ def test_unknown_options_are_rejected():
         LayerRegressionKD(2, 2, [(1, 1)], loss_type="huber")
     with pytest.raises(ValueError, match="axis"):
         sp_kd_loss(torch.randn(1, 2, 2), torch.randn(1, 2, 2), torch.tensor([2]), "channel")
+
+
+def test_sp_kd_warns_once_on_batches_too_small_for_the_batch_axis():
+    kd = SPKD(axis="batch")
+    with pytest.warns(UserWarning, match="batch of 1 utterance"):
+        assert kd(torch.randn(1, 3, 2), torch.randn(1, 3, 2), torch.tensor([3])).item() == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kd(torch.randn(2, 3, 2), torch.randn(2, 3, 2), torch.tensor([3, 2]))  # warned already
+        SPKD(axis="time")(torch.randn(1, 3, 2), torch.randn(1, 3, 2), torch.tensor([3]))
