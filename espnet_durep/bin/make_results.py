@@ -16,7 +16,9 @@ approximation of the percentile over all utterances.
 ``report`` reads ``<expdir>/<model>/decode_*/<test_set>/{metrics.json,score_wer,score_cer}``
 and writes a Markdown file: the environment, then for every test set and unit (WER, CER)
 one table whose rows are decoding settings (full context, then streaming by chunk length
-and left context) with the models' rows next to each other.
+and left context) with the models' rows next to each other, then the wall time of every
+stage (``<expdir>/log/stage_times.tsv``, written by durep.sh) and each model's learning
+curve (the epoch summaries of ``<expdir>/<model>/train.log``).
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 SCLITE_COLUMNS = ("Snt", "Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
 MUST_AGREE = ("decode_mode", "chunk_size_frames", "chunk_ms", "num_left_chunks", "num_threads",
@@ -200,6 +203,65 @@ def environment_lines(results: Sequence[DecodeResult]) -> List[str]:
     ]
 
 
+STAGE_NAMES = {1: "data preparation", 2: "speed perturbation", 3: "format audio", 4: "filter utterances",
+               5: "token list", 6: "feature statistics", 7: "teacher training", 8: "teacher decoding",
+               9: "student training", 10: "student decoding", 11: "sclite scoring", 12: "RESULTS.md",
+               13: "packing"}
+EPOCH_RESULTS = re.compile(r"(\d+)epoch results: (.*)$")
+SECTION = re.compile(r"\[(\w+)\] ")
+CURVE_KEYS = {"train": ("loss",), "valid": ("loss", "acc", "acc_full", "acc_stream", "cer_ctc_full", "cer_ctc_stream",
+                                             "cer_ctc")}
+
+
+def stage_times(path: Path) -> Dict[int, Tuple[int, str]]:
+    """stage -> (seconds, finished at) of the latest run of each stage in durep.sh's stage_times.tsv."""
+    times: Dict[int, Tuple[int, str]] = {}
+    if path.is_file():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                stage, seconds, when = line.split("\t")
+                times[int(stage)] = (int(seconds), when)
+            except ValueError:
+                raise ValueError(f"{path}:{n}: expected '<stage>\\t<seconds>\\t<date>', got {line!r}") from None
+    return times
+
+
+def learning_curve(train_log: Path) -> List[Dict[str, Dict[str, str]]]:
+    """Per epoch of ESPnet's ``train.log``: {"epoch": {"n": N}, "train": {stat: value}, "valid": {...}}."""
+    epochs = []
+    for line in train_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = EPOCH_RESULTS.search(line)
+        if not match:
+            continue
+        row: Dict[str, Dict[str, str]] = {"epoch": {"n": match.group(1)}}
+        parts = SECTION.split(match.group(2))  # ["", "train", "k=v, ...", "valid", "k=v, ..."]
+        for name, body in zip(parts[1::2], parts[2::2]):
+            row[name] = dict(kv.split("=", 1) for kv in body.strip().rstrip(",").split(", ") if "=" in kv)
+        epochs.append(row)
+    return epochs
+
+
+def render_curve(model: str, epochs: Sequence[Dict[str, Dict[str, str]]]) -> List[str]:
+    columns = [(part, key) for part, keys in CURVE_KEYS.items() for key in keys
+               if any(key in e.get(part, {}) for e in epochs)]
+    columns += sorted({("train", k) for e in epochs for k in e.get("train", {}) if k.startswith("gshare_")})
+    header = ["epoch", *(f"{part} {key}" for part, key in columns), "train time"]
+    lines = [f"### {model}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e in epochs:
+        cells = [e["epoch"]["n"], *(e.get(part, {}).get(key, "-") for part, key in columns),
+                 e.get("train", {}).get("time", "-")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render_stage_times(times: Dict[int, Tuple[int, str]]) -> List[str]:
+    lines = ["## Wall time per stage", "", "| stage | what | wall time | finished |", "|---|---|---|---|"]
+    for stage in sorted(times):
+        seconds, when = times[stage]
+        lines.append(f"| {stage} | {STAGE_NAMES.get(stage, '?')} | {seconds // 60} min {seconds % 60:02d} s | {when} |")
+    return lines + [""]
+
+
 HEADER = ["model", "mode", "chunk (ms)", "left chunks", *SCLITE_COLUMNS, "RTF", "alg. latency (ms)",
           "emission delay mean / p50 / p90 (ms)"]
 
@@ -222,6 +284,18 @@ def render_report(results: Sequence[DecodeResult], models: Sequence[str], expdir
             lines += ["| " + " | ".join([r.model, *r.setting_cells(), *r.scores[unit].cells(),
                                          *r.metric_cells()]) + " |" for r in rows]
             lines.append("")
+    times = stage_times(expdir / "log" / "stage_times.tsv")
+    if times:
+        lines += render_stage_times(times)
+    curves = [(m, learning_curve(expdir / m / "train.log")) for m in models if (expdir / m / "train.log").is_file()]
+    if any(epochs for _, epochs in curves):
+        lines += ["## Learning curves", "",
+                  "Per epoch, from each model's `train.log` (ESPnet's epoch summaries): validation loss, "
+                  "teacher-forced attention accuracy and greedy-CTC CER (0-1) per mode; `gshare_*` = share of "
+                  "the encoder gradient norm of the ASR loss and of each KD term (training).", ""]
+        for model, epochs in curves:
+            if epochs:
+                lines += render_curve(model, epochs)
     return "\n".join(lines)
 
 

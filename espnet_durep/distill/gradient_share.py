@@ -52,6 +52,7 @@ class LossTerms:
         self.interval = int(grad_share_interval)
         self.steps = 0
         self.force = False  # measure on every step (kd_report)
+        self.last: Dict[str, Tuple[float, torch.Tensor]] = {}  # name -> (weight, loss) of the last call
 
     def combine(
         self,
@@ -64,10 +65,12 @@ class LossTerms:
     ) -> torch.Tensor:
         """asr_loss + sum of scale * weight * value over ``terms`` (name -> (weight, value))."""
         weighted = {"asr": asr_loss}
+        self.last = {"asr": (1.0, asr_loss.detach())}
         loss = asr_loss
         for name, (weight, value) in terms.items():
             stats[name] = value.detach()
             weighted[name] = scale * weight * value
+            self.last[name] = (scale * weight, value.detach())
             loss = loss + weighted[name]
         if (self.interval > 0 and training) or self.force:
             measure = self.force or (torch.is_grad_enabled() and self.steps % self.interval == 0)

@@ -61,6 +61,15 @@ def _frame_rate(args: argparse.Namespace, model) -> Tuple[Optional[int], Optiona
 class DurepTask(ASRTask):
     """ASRTask with dual-mode models and teacher distillation."""
 
+    # What ``durep_train --print_config`` and a config without these keys get.
+    DEFAULT_CHOICES = {"model": "dual_mode", "encoder": "dual_mode_conformer", "decoder": "transformer"}
+
+    @classmethod
+    def get_parser(cls) -> argparse.ArgumentParser:
+        parser = super().get_parser()
+        parser.set_defaults(**cls.DEFAULT_CHOICES)
+        return parser
+
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
         super().add_task_arguments(parser)

@@ -29,6 +29,8 @@ Stages:
 durep_opt stage 1 "first stage to run"
 durep_opt stop_stage 13 "last stage to run"
 durep_opt ngpu 0 "GPUs for training; >1 uses ESPnet's DDP on this node (--multiprocessing_distributed true)"
+durep_opt train_threads 1 "CPU threads of a training job (OMP_NUM_THREADS); decoding and data jobs keep 1 each"
+durep_opt seed 0 "random seed of training (ESPnet's --seed)"
 durep_opt nj 4 "parallel jobs for data preparation and statistics"
 durep_opt inference_nj 4 "parallel decoding jobs per test set"
 durep_opt inference_ngpu 0 "GPUs per decoding job"
@@ -50,6 +52,7 @@ durep_opt student_config "" "training YAML of the dual-mode student"
 durep_opt inference_config "" "decoding YAML passed to durep_inference --config (empty: its defaults)"
 durep_opt teacher_args "" "extra options for teacher training (e.g. \"--max_epoch 10\")"
 durep_opt student_args "" "extra options for student training"
+durep_opt student_init_from_teacher false "true: the student starts from the teacher's weights (same architecture; ESPnet's --init_param)"
 durep_opt inference_args "" "extra options for durep_inference"
 durep_opt teacher_tag teacher "teacher experiment name (<expdir>/<tag>)"
 durep_opt student_tag student "student experiment name (<expdir>/<tag>)"
@@ -161,7 +164,7 @@ train_model() {
   mkdir -p "${dir}"
   # shellcheck disable=SC2086  # extra options are split on purpose
   run_logged --gpu "${ngpu}" "${dir}/train.log" \
-    ${python} -m espnet_durep.bin.durep_train \
+    env OMP_NUM_THREADS="${train_threads}" ${python} -m espnet_durep.bin.durep_train \
       --use_preprocessor true "${token_args[@]}" "${norm_args[@]}" \
       --train_data_path_and_name_and_type "${dumpdir}/raw/${train_sp}/wav.scp,speech,sound" \
       --train_data_path_and_name_and_type "${dumpdir}/raw/${train_sp}/text,text,text" \
@@ -170,7 +173,7 @@ train_model() {
       --train_shape_file "${stats_dir}/train/speech_shape" --train_shape_file "${stats_dir}/train/text_shape" \
       --valid_shape_file "${stats_dir}/valid/speech_shape" --valid_shape_file "${stats_dir}/valid/text_shape" \
       --fold_length "${speech_fold_length}" --fold_length "${text_fold_length}" \
-      --resume true --output_dir "${dir}" --config "${config}" --ngpu "${ngpu}" \
+      --resume true --output_dir "${dir}" --config "${config}" --ngpu "${ngpu}" --seed "${seed}" \
       "${dist_args[@]}" "${teacher_args_[@]}" ${extra}
   [ -f "${dir}/${inference_model}" ] || \
     die "training finished but ${dir}/${inference_model} is missing (found: $(cd "${dir}" && ls -- *.pth 2>/dev/null | tr '\n' ' ')); set --inference_model"
@@ -253,9 +256,21 @@ score_model() {
 
 mkdir -p "${stage_logs}"
 current_stage=0
+stage_started=0
+# begin_stage N: close the running stage (its wall time goes to <expdir>/log/stage_times.tsv,
+# "<stage>\t<seconds>\t<date>", read by RESULTS.md) and start stage N (0: none).
+begin_stage() {
+  local now
+  now=$(date +%s)
+  if [ "${current_stage}" -gt 0 ]; then
+    printf '%s\t%s\t%s\n' "${current_stage}" "$((now - stage_started))" "$(date -Iseconds)" \
+      >> "${stage_logs}/stage_times.tsv"
+  fi
+  current_stage="$1"; stage_started="${now}"
+}
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
-  current_stage=1
+  begin_stage 1
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
   # shellcheck disable=SC2086
   run_logged "${stage_logs}/data.log" local/data.sh ${local_data_opts}
@@ -265,7 +280,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ] && [ -n "${speed_perturb_factors}" ]; then
-  current_stage=2
+  begin_stage 2
   log "Stage 2: speed perturbation of ${train_set} by ${speed_perturb_factors}"
   n=$(min "${nj}" "$(num_lines "data/${train_set}/text")")
   run_logged JOB=1:"${n}" "${stage_logs}/speed_perturb.JOB.log" \
@@ -276,7 +291,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ] && [ -n "${speed_perturb_fa
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-  current_stage=3
+  begin_stage 3
   log "Stage 3: format audio into ${dumpdir}/raw (utt2num_samples, every file opened)"
   format_set "data/${train_sp}" "${dumpdir}/raw/org/${train_sp}"
   format_set "data/${valid_set}" "${dumpdir}/raw/org/${valid_set}"
@@ -284,7 +299,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  current_stage=4
+  begin_stage 4
   log "Stage 4: keep training/validation utterances of ${min_wav_duration}-${max_wav_duration} s"
   for d in "${train_sp}" "${valid_set}"; do
     run_logged "${stage_logs}/filter_${d}.log" ${python} scripts/filter_utts.py "${dumpdir}/raw/org/${d}" "${dumpdir}/raw/${d}" \
@@ -293,14 +308,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  current_stage=5
+  begin_stage 5
   log "Stage 5: ${token_type} token list from data/${train_set}/text"
   run_logged "${stage_logs}/tokens.log" ${python} scripts/make_tokens.py --token_type "${token_type}" --nbpe "${nbpe}" \
     --bpemode "${bpemode}" "data/${train_set}/text" "${token_dir}"
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-  current_stage=6
+  begin_stage 6
   config="${teacher_config}"
   [ "${skip_teacher}" = true ] && config="${student_config}"
   [ -f "${config}" ] || die "training config not found: '${config}' (--teacher_config / --student_config)"
@@ -326,40 +341,45 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ] && [ "${skip_teacher}" != true ]; then
-  current_stage=7
+  begin_stage 7
   log "Stage 7: teacher training (full context) in ${teacher_dir}"
   train_model "${teacher_dir}" "${teacher_config}" "${teacher_args}" ""
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ "${skip_teacher}" != true ] && [ "${teacher_decode}" = true ]; then
-  current_stage=8
+  begin_stage 8
   log "Stage 8: teacher decoding (${teacher_decode_modes})"
   decode_model "${teacher_dir}" "${teacher_decode_modes}"
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-  current_stage=9
+  begin_stage 9
   log "Stage 9: dual-mode student training in ${student_dir}"
   teacher_for_student="${teacher_dir}"
   [ "${skip_teacher}" = true ] && teacher_for_student=""
-  train_model "${student_dir}" "${student_config}" "${student_args}" "${teacher_for_student}"
+  init_args=""
+  if [ "${student_init_from_teacher}" = true ]; then
+    [ -n "${teacher_for_student}" ] || die "--student_init_from_teacher true needs a teacher (--skip_teacher false)"
+    init_args="--init_param ${teacher_dir}/${inference_model}"
+  fi
+  train_model "${student_dir}" "${student_config}" "${init_args} ${student_args}" "${teacher_for_student}"
 fi
 
 if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
-  current_stage=10
+  begin_stage 10
   log "Stage 10: student decoding (${decode_modes}; chunks ${chunk_sizes}; left ${left_chunks})"
   decode_model "${student_dir}" "${decode_modes}"
 fi
 
 if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
-  current_stage=11
+  begin_stage 11
   log "Stage 11: sclite scoring"
   if [ "${skip_teacher}" != true ] && [ "${teacher_decode}" = true ]; then score_model "${teacher_dir}" "${teacher_decode_modes}"; fi
   score_model "${student_dir}" "${decode_modes}"
 fi
 
 if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
-  current_stage=12
+  begin_stage 12
   log "Stage 12: ${expdir}/RESULTS.md"
   # this run's models first, then every other model decoded in the same experiment directory
   report_models=("${models[@]}")
@@ -373,7 +393,7 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
 fi
 
 if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
-  current_stage=13
+  begin_stage 13
   log "Stage 13: pack ${student_dir}"
   results_args=()
   [ -f "${expdir}/RESULTS.md" ] && results_args=(--results "${expdir}/RESULTS.md")
@@ -382,6 +402,7 @@ if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
     "${results_args[@]}" --outpath "${student_dir}/packed_model.zip"
 fi
 
+begin_stage 0
 log "Finished stages ${stage}-${stop_stage}"
 exit 0
 }
