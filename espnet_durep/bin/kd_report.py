@@ -12,7 +12,8 @@ Every option of ``durep_train`` is accepted (the model is built exactly as train
 it, teacher included).  ``--num_batches`` batches of ``--utts_per_batch`` utterances drawn
 at random (``--seed``) from ``--data_dir`` (``wav.scp`` + ``text``) go through the model in
 training mode.  For each term (``asr``: the ASR losses of every mode / pass, weighted as in
-training; ``loss_kd_*``: distillation terms) it prints the unweighted loss, the weight, the
+training; ``loss_kd_*``: distillation terms) it prints the unweighted loss, the weight (as in
+force after ``kd_warmup_steps``), the
 weighted loss and its share of the encoder gradient norm (see
 :mod:`espnet_durep.distill.gradient_share`), averaged over the batches.  ``--output_json``
 also writes them to a file.
@@ -79,6 +80,8 @@ def measure(model, batches: Sequence[tuple]) -> Dict[str, Dict[str, float]]:
     """term -> {loss, weight, weighted, grad_share}, means over ``batches`` (training mode)."""
     model.train()
     model.loss_terms.force = True
+    if getattr(model, "kd_warmup_steps", 0) > 0:  # report the weights in force after the KD warm-up
+        model.train_steps.fill_(model.kd_warmup_steps)
     rows: Dict[str, Dict[str, List[float]]] = {}
     for batch in batches:
         _, stats, _ = model(*[t.clone() for t in batch])

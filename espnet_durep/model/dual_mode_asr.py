@@ -62,6 +62,9 @@ class DualModeASRModel(ESPnetASRModel):
         kd_warmup_steps: KD weights ramp linearly from 0 over this many training steps.
         grad_share_interval: every this many training steps, report each loss term's share
             of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
+        specaug_start_steps: SpecAugment only from this training step on (0: from the start).
+            On small corpora augmentation from the first update can keep CTC on its blank
+            plateau; starting it once the model aligns avoids that.
 
     Every KD term is a sum over each utterance's frames / tokens averaged over the batch,
     the scale of ESPnet's CTC and attention losses (see :mod:`espnet_durep.distill`).
@@ -84,6 +87,7 @@ class DualModeASRModel(ESPnetASRModel):
         sp_kd_conf: Optional[dict] = None,
         kd_warmup_steps: int = 0,
         grad_share_interval: int = 100,
+        specaug_start_steps: int = 0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -114,6 +118,7 @@ class DualModeASRModel(ESPnetASRModel):
         self.teacher_discrete_kd_weight = teacher_discrete_kd_weight
         self.kd_warmup_steps = kd_warmup_steps
         self.loss_terms = LossTerms(grad_share_interval)
+        self.specaug_start_steps = specaug_start_steps
         # training forward passes so far: drive the alternate schedule and KD warm-up; saved for resume
         self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
         self._teacher: Optional[ESPnetASRModel] = None
@@ -241,7 +246,7 @@ class DualModeASRModel(ESPnetASRModel):
         text = text[:, : text_lengths.max()]
         text[text == -1] = self.ignore_id
         feats, flens = self._extract_feats(speech, speech_lengths)
-        if self.specaug is not None and self.training:
+        if self.specaug is not None and self.training and int(self.train_steps) >= self.specaug_start_steps:
             feats, flens = self.specaug(feats, flens)
         if self.normalize is not None:
             feats, flens = self.normalize(feats, flens)
