@@ -1,5 +1,7 @@
 """ESPnet's own trainer drives our task: collect_stats, training, kill-and-resume."""
 import copy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -81,3 +83,12 @@ def test_killed_run_resumes_to_the_same_result(corpus, stats_dir, tmp_path):
     model, _ = DurepTask.build_model_from_file(tmp_path / "killed" / "config.yaml",
                                                tmp_path / "killed" / "2epoch.pth")
     assert model.train_steps == a["train_steps"]
+
+
+def test_print_config_defaults_to_the_dual_mode_model():
+    proc = subprocess.run([sys.executable, "-m", "espnet_durep.bin.durep_train", "--print_config"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = yaml.safe_load(proc.stdout)
+    assert (config["model"], config["encoder"], config["decoder"]) == ("dual_mode", "dual_mode_conformer", "transformer")
+    assert config["model_conf"]["mode_schedule"] == "both" and "chunk_size" in config["encoder_conf"]
