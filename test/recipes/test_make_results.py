@@ -152,3 +152,43 @@ def test_collect_reads_decode_tree(scripts_dir, tmp_path):
     assert (rows.model, rows.test_set, rows.scores["score_wer"].wrd) == ("student", "test", 11)
     with pytest.raises(ValueError, match="no decoding results"):
         collect(tmp_path / "exp", ["teacher"])
+
+
+TRAIN_LOG = """\
+[host] 2026-12-01 10:00:00,000 (trainer:811) INFO: 1epoch:train:1-10batch: loss=90.1
+[host] 2026-12-01 10:01:00,000 (trainer:394) INFO: 1epoch results: [train] loss_full=88.0, loss=88.0, gshare_asr=0.700, \
+gshare_loss_kd_layer_full=0.300, time=1 minute and 0.5 seconds, total_count=210, [valid] loss=70.0, acc=0.3, \
+cer_ctc_full=0.95, time=1.5 seconds, total_count=19
+[host] 2026-12-01 10:02:00,000 (trainer:394) INFO: 2epoch results: [train] loss_full=60.0, loss=60.0, gshare_asr=0.600, \
+gshare_loss_kd_layer_full=0.400, time=58.1 seconds, total_count=420, [valid] loss=50.0, acc=0.4, cer_ctc_full=0.61, \
+time=1.4 seconds, total_count=38
+"""
+
+
+def test_learning_curve_and_stage_times_in_the_report(tmp_path):
+    from espnet_durep.bin.make_results import learning_curve, stage_times
+
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "train.log").write_text(TRAIN_LOG)
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "stage_times.tsv").write_text("7\t600\t2026-12-01T10:10:00\n7\t65\t2026-12-01T11:00:00\n"
+                                                      "9\t1500\t2026-12-01T11:30:00\n")
+    epochs = learning_curve(tmp_path / "student" / "train.log")
+    assert [e["epoch"]["n"] for e in epochs] == ["1", "2"]
+    assert epochs[1]["valid"]["cer_ctc_full"] == "0.61" and epochs[0]["train"]["gshare_asr"] == "0.700"
+    assert stage_times(tmp_path / "log" / "stage_times.tsv") == {7: (65, "2026-12-01T11:00:00"),
+                                                                9: (1500, "2026-12-01T11:30:00")}
+    rows = [DecodeResult("student", "test", {"decode_mode": "full"}, {"score_wer": ScliteSummary(1, 2, 50, 50, 0, 0, 50, 100)})]
+    text = render_report(rows, ["student"], tmp_path, ["- env"])
+    assert "| 9 | student training | 25 min 00 s |" in text and "| 7 | teacher training | 1 min 05 s |" in text
+    assert "| epoch | train loss | valid loss | valid acc | valid cer_ctc_full | train gshare_asr | " \
+           "train gshare_loss_kd_layer_full | train time |" in text
+    assert "| 2 | 60.0 | 50.0 | 0.4 | 0.61 | 0.600 | 0.400 | 58.1 seconds |" in text
+
+
+def test_malformed_stage_times_name_the_line(tmp_path):
+    from espnet_durep.bin.make_results import stage_times
+
+    (tmp_path / "t.tsv").write_text("7\t600\t2026\nbad line\n")
+    with pytest.raises(ValueError, match="t.tsv:2"):
+        stage_times(tmp_path / "t.tsv")
