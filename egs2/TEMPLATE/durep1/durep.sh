@@ -360,7 +360,7 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
   init_args=""
   if [ "${student_init_from_teacher}" = true ]; then
     [ -n "${teacher_for_student}" ] || die "--student_init_from_teacher true needs a teacher (--skip_teacher false)"
-    init_args="--init_param ${teacher_dir}/${inference_model}"
+    init_args="--init_param ${teacher_dir}/${inference_model}:::train_steps"  # not its step counter
   fi
   train_model "${student_dir}" "${student_config}" "${init_args} ${student_args}" "${teacher_for_student}"
 fi
