@@ -340,4 +340,6 @@ def test_speechocean762_stages_1_to_5(tmp_path):
     assert audio.resolve() == (SPEECHOCEAN762 / "WAVE/SPEAKER0120/001200015.flac").resolve()  # links resolved or not
     kept = len(lines(dump / "train" / "text"))
     assert kept + len(lines(dump / "train" / "dropped_utts.txt")) == 1400
-    assert len(lines(work / "data" / "token_list" / "bpe_unigram300" / "tokens.txt")) == 300
+    tokens = lines(work / "data" / "token_list" / "char" / "tokens.txt")  # run.sh: --token_type char
+    assert tokens[:3] == ["<blank>", "<unk>", "<space>"] and tokens[-1] == "<sos/eos>"
+    assert set(tokens[3:-1]) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")
