@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # speechocean762 (read English by Mandarin-L1 children and adults) dual-mode recipe.
 # Set SPEECHOCEAN762 in db.sh. Characters as tokens; WER and CER with sclite. On the default
-# subset (1.7 h train) and 2 CPU cores: teacher ~30 min, student (initialised from the
-# teacher, distilled in both modes) ~35 min, decoding ~15 min; see RESULTS.md for the
-# measured wall time of every stage and the learning curves. run_quick.sh is a ~25 min
+# subset (1.7 h train) and 2 CPU cores: teacher 25-35 min, student (initialised from the
+# teacher, distilled in both modes) ~28 min, decoding ~4 min; see RESULTS.md for the
+# measured wall time of every stage and the learning curves. run_quick.sh is a ~22 min
 # version without teacher. Extra options go to durep.sh (./run.sh --help lists them).
 set -euo pipefail
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick speechocean762 run (~25 min on 2 CPU cores): one dual-mode model trained from scratch
+# Quick speechocean762 run (~22 min on 2 CPU cores): one dual-mode model trained from scratch
 # without teacher (in-place KD only), decoded in full-context mode and streaming with 640 ms
 # chunks, scored with sclite; results in exp_quick/RESULTS.md. Shares data/ and dump/ with
 # run.sh. Extra options go to durep.sh.
