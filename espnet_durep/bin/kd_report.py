@@ -91,7 +91,6 @@ def measure(model, batches: Sequence[tuple]) -> Dict[str, Dict[str, float]]:
             row["weight"].append(weight)
             row["weighted"].append(weight * float(loss))
             row["grad_share"].append(float(stats[f"gshare_{name}"]))
-        model.zero_grad(set_to_none=True)
     model.loss_terms.force = False
     return {name: {k: sum(v) / len(v) for k, v in row.items()} for name, row in rows.items()}
 
@@ -112,12 +111,18 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     model = DurepTask.build_model(args)
     if own.init_model:
         state = torch.load(own.init_model, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("kd_")]  # training-only heads start fresh
+        if missing or unexpected:
+            raise SystemExit(f"{own.init_model} does not fit the model: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
     if not hasattr(model, "loss_terms"):
         raise SystemExit(f"model {type(model).__name__} has no distillation terms to report")
     preprocess = DurepTask.build_preprocess_fn(args, train=False)
     batches = load_batches(Path(own.data_dir), preprocess, own.num_batches, own.utts_per_batch, args.seed)
     result = measure(model, batches)
+    if not result:
+        raise SystemExit(f"{args.config} enables no distillation term (every *_kd_weight is 0)")
     print(f"{len(batches)} batches x {own.utts_per_batch} utterances of {own.data_dir}; "
           f"model {type(model).__name__}, {'teacher attached' if getattr(model, 'teacher', None) else 'no teacher'}")
     print(format_table(result))
