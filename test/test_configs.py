@@ -9,7 +9,8 @@ from espnet_durep.bin.compress_config import compress_config
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_CONFIGS = sorted(p for p in [*ROOT.glob("conf/train_*.yaml"), *ROOT.glob("egs2/*/durep1/conf/train_*.yaml")])
+TRAIN_CONFIGS = sorted(p for p in [*ROOT.glob("conf/train_*.yaml"), *ROOT.glob("egs2/*/durep1/conf/train_*.yaml"),
+                                 *ROOT.glob("egs2/*/durep1/conf/grid/*.yaml")])
 
 
 @pytest.mark.parametrize("config", TRAIN_CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))

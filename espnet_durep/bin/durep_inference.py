@@ -134,6 +134,9 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--full_search", choices=FULL_SEARCHES, default="joint")
     group.add_argument("--streaming_search", choices=STREAMING_SEARCHES, default="attention_rescoring")
     group.add_argument("--token_beam", type=int, default=10, help="tokens per frame in CTC prefix search")
+    group.add_argument("--blank_penalty", type=float, default=0.0,
+                       help="subtracted from the CTC blank log-posterior per frame (CTC prefix/greedy searches; "
+                            "> 0 trades deletions for insertions)")
     group.add_argument("--penalty", type=float, default=0.0, help="length bonus (joint search)")
     group.add_argument("--maxlenratio", type=float, default=0.0)
     group.add_argument("--minlenratio", type=float, default=0.0)
@@ -223,7 +226,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     s2t = Speech2TextDualMode(
         args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,
         ctc_weight=args.ctc_weight, full_search=args.full_search, streaming_search=args.streaming_search,
-        token_beam=args.token_beam, penalty=args.penalty, maxlenratio=args.maxlenratio,
+        token_beam=args.token_beam, blank_penalty=args.blank_penalty, penalty=args.penalty, maxlenratio=args.maxlenratio,
         minlenratio=args.minlenratio)
     streaming = args.decode_mode == "streaming"
     chunk = s2t.chunk_frames(chunk_size=args.chunk_size) if streaming else None
@@ -298,6 +301,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     latency = s2t.algorithmic_latency(chunk) if streaming else None
     metrics = {
         "decode_mode": args.decode_mode + ("_simulated" if streaming and args.simulate_streaming else ""),
+        "search": s2t.search_name("stream" if streaming else "full"),
         "chunk_size_frames": chunk,
         "chunk_ms": s2t.chunk_ms(chunk) if streaming else None,
         "num_left_chunks": left if streaming else None,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 SCLITE_COLUMNS = ("Snt", "Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
-MUST_AGREE = ("decode_mode", "chunk_size_frames", "chunk_ms", "num_left_chunks", "num_threads",
+MUST_AGREE = ("decode_mode", "search", "chunk_size_frames", "chunk_ms", "num_left_chunks", "num_threads",
               "device", "algorithmic_latency_ms", "algorithmic_latency_avg_ms")
 SUMMED = ("num_utts", "audio_seconds", "wall_seconds", "num_failed_utts")
 UTT_WEIGHTED = ("first_token_latency_ms_mean", "final_latency_ms_mean")
@@ -131,14 +131,16 @@ class DecodeResult:
         streaming = m["decode_mode"] != "full"
         left = m.get("num_left_chunks")
         return (streaming, m.get("chunk_ms") or 0.0, float("inf") if left is None or left < 0 else left,
-                model_order.index(self.model))
+                m.get("search") or "", model_order.index(self.model))
 
     def setting_cells(self) -> List[str]:
         m = self.metrics
+        search = m.get("search") or "-"
         if m["decode_mode"] == "full":
-            return ["full", "-", "-"]
+            return ["full", "-", "-", search]
         left = m.get("num_left_chunks")
-        return [m["decode_mode"], _fmt(m.get("chunk_ms"), "{:.0f}"), "all" if left is None or left < 0 else str(left)]
+        return [m["decode_mode"], _fmt(m.get("chunk_ms"), "{:.0f}"), "all" if left is None or left < 0 else str(left),
+                search]
 
     def metric_cells(self) -> List[str]:
         m = self.metrics
@@ -262,7 +264,7 @@ def render_stage_times(times: Dict[int, Tuple[int, str]]) -> List[str]:
     return lines + [""]
 
 
-HEADER = ["model", "mode", "chunk (ms)", "left chunks", *SCLITE_COLUMNS, "RTF", "alg. latency (ms)",
+HEADER = ["model", "mode", "chunk (ms)", "left chunks", "search", *SCLITE_COLUMNS, "RTF", "alg. latency (ms)",
           "emission delay mean / p50 / p90 (ms)"]
 
 
@@ -271,7 +273,7 @@ def render_report(results: Sequence[DecodeResult], models: Sequence[str], expdir
     lines = ["# RESULTS", "", "## Environment", "", *environment, "",
              "Models: " + ", ".join(f"{m} = `{expdir / m}`" for m in models), "",
              "Columns: sclite `Sum/Avg` (Corr..S.Err in %), chunk = decoding chunk length, left chunks = "
-             "left context in chunks (all = unlimited), RTF = decoding wall time / audio time over all "
+             "left context in chunks (all = unlimited), search = decoding search, RTF = decoding wall time / audio time over all "
              "jobs; alg. latency and emission delay as measured by `durep_inference` (metrics.json).", ""]
     for test_set in sorted({r.test_set for r in results}):
         for unit, title in UNITS:

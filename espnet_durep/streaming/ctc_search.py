@@ -28,11 +28,18 @@ def _logaddexp(a: float, b: float) -> float:
 
 
 class _CTCSearch(StreamingSearch):
-    """Shared part: encoder frames -> CTC log-posteriors (T, V) -> :meth:`_step` per frame."""
+    """Shared part: encoder frames -> CTC log-posteriors (T, V) -> :meth:`_step` per frame.
 
-    def __init__(self, ctc: nn.Module, blank_id: int = 0):
+    ``blank_penalty`` is subtracted from the blank's log-posterior of every frame before the
+    search: a positive value trades deletions for insertions (0: the plain posteriors).
+    """
+
+    def __init__(self, ctc: nn.Module, blank_id: int = 0, blank_penalty: float = 0.0):
+        if not math.isfinite(blank_penalty):
+            raise ValueError(f"blank_penalty must be a finite number, got {blank_penalty}")
         self.ctc = ctc
         self.blank_id = blank_id
+        self.blank_penalty = blank_penalty
         self.reset()
 
     def reset(self) -> None:
@@ -47,6 +54,8 @@ class _CTCSearch(StreamingSearch):
         if enc.size(0) == 0:
             return
         log_probs = torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1).cpu()
+        if self.blank_penalty:
+            log_probs[:, self.blank_id] -= self.blank_penalty
         for frame in self._per_frame(log_probs):
             self._step(frame, self._frames)
             self._frames += 1
@@ -109,14 +118,16 @@ class CTCPrefixBeamSearch(_CTCSearch):
         beam_size: prefixes kept after each frame.
         token_beam: candidate tokens per frame (the most probable ones).
         blank_id: CTC blank index.
+        blank_penalty: subtracted from the blank log-posterior of every frame.
     """
 
-    def __init__(self, ctc: nn.Module, beam_size: int = 10, token_beam: int = 10, blank_id: int = 0):
+    def __init__(self, ctc: nn.Module, beam_size: int = 10, token_beam: int = 10, blank_id: int = 0,
+                 blank_penalty: float = 0.0):
         if beam_size < 1 or token_beam < 1:
             raise ValueError(f"beam_size and token_beam must be >= 1, got {beam_size}, {token_beam}")
         self.beam_size = beam_size
         self.token_beam = token_beam
-        super().__init__(ctc, blank_id)
+        super().__init__(ctc, blank_id, blank_penalty)
 
     def reset(self) -> None:
         super().reset()

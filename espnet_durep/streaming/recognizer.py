@@ -69,6 +69,9 @@ class Speech2TextDualMode:
             "ctc_prefix_beam" or "ctc_greedy" (CTC/attention models).
         streaming_search: "attention_rescoring", "ctc_prefix_beam" or "ctc_greedy".
         token_beam: tokens per frame considered by the CTC prefix search.
+        blank_penalty: subtracted from the CTC blank log-posterior of every frame in the CTC
+            prefix and greedy searches (> 0 trades deletions for insertions; not used by the
+            joint search or by transducers).
         penalty, maxlenratio, minlenratio: ESPnet joint-search options.
     """
 
@@ -82,6 +85,7 @@ class Speech2TextDualMode:
         full_search: str = "joint",
         streaming_search: str = "attention_rescoring",
         token_beam: int = 10,
+        blank_penalty: float = 0.0,
         penalty: float = 0.0,
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
@@ -104,7 +108,10 @@ class Speech2TextDualMode:
             raise ValueError(f"{asr_train_config}: streaming decoding of CTC/attention models needs a CTC head")
         if self.transducer and full_search != "joint":
             raise ValueError("transducer models decode with their own beam search: leave full_search at 'joint'")
+        if self.transducer and blank_penalty != 0.0:
+            raise ValueError("blank_penalty applies to the CTC searches of CTC/attention models, not to transducers")
         self.beam_size, self.ctc_weight, self.token_beam = beam_size, ctc_weight, token_beam
+        self.blank_penalty = blank_penalty
         self.full_search, self.streaming_search = full_search, streaming_search
         self.penalty, self.maxlenratio, self.minlenratio = penalty, maxlenratio, minlenratio
         self.token_list = list(model.token_list)
@@ -211,10 +218,16 @@ class Speech2TextDualMode:
         if self.transducer:
             return self.model.streaming_search(beam_size=self.beam_size, mode=mode)
         ctc = self._heads(mode)[0]
-        name = self.streaming_search if mode == "stream" else self.full_search
-        if name == "ctc_greedy":
-            return CTCGreedySearch(ctc, blank_id=0)
-        return CTCPrefixBeamSearch(ctc, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0)
+        if self.search_name(mode) == "ctc_greedy":
+            return CTCGreedySearch(ctc, blank_id=0, blank_penalty=self.blank_penalty)
+        return CTCPrefixBeamSearch(ctc, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0,
+                                   blank_penalty=self.blank_penalty)
+
+    def search_name(self, mode: str) -> str:
+        """Name of the search :meth:`make_search` runs for ``mode`` ("full" or "stream")."""
+        if self.transducer:
+            return "transducer_beam"
+        return self.streaming_search if mode == "stream" else self.full_search
 
     def _heads(self, mode: str):
         if hasattr(self.model, "heads"):

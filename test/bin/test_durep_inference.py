@@ -87,7 +87,7 @@ def test_bad_inputs_get_empty_hypotheses_and_reasons(experiment, data, tmp_path,
 def test_streaming_metrics(experiment, data, tmp_path):
     assert _run(experiment, data, tmp_path, "--decode_mode", "streaming", "--chunk_size", "4") == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["decode_mode"] == "streaming"
+    assert metrics["decode_mode"] == "streaming" and metrics["search"] == "attention_rescoring"
     assert metrics["chunk_size_frames"] == 4 and metrics["chunk_ms"] == pytest.approx(80.0)
     assert metrics["algorithmic_latency_ms"] == pytest.approx(80 + 15 + 8)
     assert metrics["final_latency_ms_mean"] > 0

@@ -15,7 +15,8 @@ from mini_an4_run import RECIPE, run_mini_an4
 
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
-    return run_mini_an4("run.sh", tmp_path_factory.mktemp("mini_an4"), "--chunk_sizes", "4", "--left_chunks", "-1 2")
+    return run_mini_an4("run.sh", tmp_path_factory.mktemp("mini_an4"), "--chunk_sizes", "4", "--left_chunks", "-1 2",
+                        "--full_searches", "attention_rescoring joint")
 
 
 def _rows(results: str):
@@ -26,7 +27,10 @@ def test_results_table_has_both_models_and_modes(recipe_run):
     results = (recipe_run / "RESULTS.md").read_text()
     rows = _rows(results)
     assert any(r.startswith("| teacher | full") for r in rows)
-    assert any(r.startswith("| student | full") for r in rows)
+    full = [r for r in rows if r.startswith("| student | full")]
+    assert sorted(r.split("|")[5].strip() for r in full) == ["attention_rescoring", "joint"]  # search column
+    assert {d.name for d in (recipe_run / "student").glob("decode_full*")} == {
+        "decode_full_attention_rescoring", "decode_full_joint"}
     streaming = [r for r in rows if r.startswith("| student | streaming")]
     assert {r.split("|")[3].strip() for r in streaming} == {"160"}  # 4 frames x 40 ms
     assert {r.split("|")[4].strip() for r in streaming} == {"all", "2"}

@@ -89,7 +89,7 @@ def test_parse_rejects_non_sclite_files(tmp_path):
 
 
 def metrics(**kw):
-    base = {"decode_mode": "streaming", "chunk_size_frames": 4, "chunk_ms": 160.0, "num_left_chunks": -1,
+    base = {"decode_mode": "streaming", "search": "attention_rescoring", "chunk_size_frames": 4, "chunk_ms": 160.0, "num_left_chunks": -1,
             "num_utts": 2, "audio_seconds": 10.0, "wall_seconds": 1.0, "rtf": 0.1, "num_threads": 1,
             "device": "cpu", "algorithmic_latency_ms": 190.0, "algorithmic_latency_avg_ms": 110.0,
             "first_token_latency_ms_mean": 100.0,
@@ -114,12 +114,14 @@ def test_merge_metrics_hand_computed():
 def test_merge_metrics_rejects_disagreeing_settings():
     with pytest.raises(ValueError, match="'chunk_size_frames' differs.*a.json, b.json"):
         merge_metrics([metrics(), metrics(chunk_size_frames=8)], ["a.json", "b.json"])
+    with pytest.raises(ValueError, match="'search' differs"):
+        merge_metrics([metrics(), metrics(search="joint")], ["a.json", "b.json"])
     with pytest.raises(ValueError, match="b.json: metrics lack num_utts"):
         merge_metrics([metrics(), {k: v for k, v in metrics().items() if k != "num_utts"}], ["a.json", "b.json"])
 
 
-def result(model, mode, chunk_ms=None, left=-1, err=10.0):
-    m = metrics(decode_mode=mode, chunk_ms=chunk_ms, num_left_chunks=left)
+def result(model, mode, chunk_ms=None, left=-1, err=10.0, search="attention_rescoring"):
+    m = metrics(decode_mode=mode, chunk_ms=chunk_ms, num_left_chunks=left, search=search)
     if mode == "full":
         m.update(chunk_size_frames=None, algorithmic_latency_ms=None, algorithmic_latency_avg_ms=None,
                  emission_delay_ms=None)
@@ -127,16 +129,19 @@ def result(model, mode, chunk_ms=None, left=-1, err=10.0):
 
 
 def test_report_rows_ordered_with_models_side_by_side():
-    rows = [result("student", "streaming", 320.0, 2), result("student", "full"), result("teacher", "full", err=8.0),
+    rows = [result("student", "streaming", 320.0, 2), result("student", "full", search="joint"),
+            result("student", "full"), result("teacher", "full", err=8.0),
             result("student", "streaming", 160.0, -1), result("student", "streaming", 160.0, 2)]
     text = render_report(rows, ["teacher", "student"], Path("exp"), ["- env line"])
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| model | mode | chunk (ms) | left chunks | Snt | Wrd | Corr | Sub | Del | Ins | Err")
-    cells = [[c.strip() for c in line.strip("|").split("|")][:4] for line in table[1:]]
-    assert cells == [["teacher", "full", "-", "-"], ["student", "full", "-", "-"],
-                     ["student", "streaming", "160", "2"], ["student", "streaming", "160", "all"],
-                     ["student", "streaming", "320", "2"]]
-    assert "| teacher | full | - | - | 12 | 30 | 90.0 | 5.0 | 5.0 | 0.0 | 8.0 | 25.0 | 0.100 | - | - |" in text
+    assert table[0].startswith("| model | mode | chunk (ms) | left chunks | search | Snt | Wrd | Corr | Sub | Del | Ins")
+    cells = [[c.strip() for c in line.strip("|").split("|")][:5] for line in table[1:]]
+    assert cells == [["teacher", "full", "-", "-", "attention_rescoring"],
+                     ["student", "full", "-", "-", "attention_rescoring"], ["student", "full", "-", "-", "joint"],
+                     ["student", "streaming", "160", "2", "attention_rescoring"],
+                     ["student", "streaming", "160", "all", "attention_rescoring"],
+                     ["student", "streaming", "320", "2", "attention_rescoring"]]
+    assert "| teacher | full | - | - | attention_rescoring | 12 | 30 | 90.0 | 5.0 | 5.0 | 0.0 | 8.0 | 25.0 | 0.100 | - | - |" in text
     assert "| 0.100 | 190 | 80 / 70 / 120 |" in text
     assert "## test: WER (words)" in text and "CER" not in text.split("## test")[1]
     assert "- env line" in text

@@ -93,3 +93,25 @@ def test_beam_last_partial_is_the_final_best():
 def test_bad_beam_is_rejected():
     with pytest.raises(ValueError, match="beam_size"):
         CTCPrefixBeamSearch(IdentityCTC(), beam_size=0)
+
+
+def test_blank_penalty_scores_paths_as_if_blank_were_less_likely():
+    """A penalty b on blank equals the exact search over posteriors with blank scaled by e^-b."""
+    log_probs = torch.log_softmax(torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), -1)
+    penalised = log_probs.clone()
+    penalised[:, 0] -= 0.7
+    exact = _brute_force_prefix_probs(penalised)
+    hyps = _feed(CTCPrefixBeamSearch(IdentityCTC(), beam_size=1000, token_beam=3, blank_penalty=0.7),
+                 log_probs, [2])
+    for h in hyps:
+        assert math.exp(h.score) == pytest.approx(exact[tuple(h.tokens)], rel=1e-5)
+
+
+def test_blank_penalty_turns_a_weak_blank_frame_into_a_token():
+    # frame 1: blank 0.55 against token 2 0.45; a penalty of 0.5 makes blank 0.33 < 0.45
+    probs = torch.tensor([[0.1, 0.9, 0.0, 0.0], [0.55, 0.0, 0.45, 0.0], [0.1, 0.0, 0.0, 0.9]])
+    logits = probs.clamp_min(1e-6).log()
+    assert _feed(CTCGreedySearch(IdentityCTC()), logits, [1])[0].tokens == [1, 3]
+    assert _feed(CTCGreedySearch(IdentityCTC(), blank_penalty=0.5), logits, [1])[0].tokens == [1, 2, 3]
+    with pytest.raises(ValueError, match="blank_penalty"):
+        CTCGreedySearch(IdentityCTC(), blank_penalty=math.inf)

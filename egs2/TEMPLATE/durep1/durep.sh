@@ -63,6 +63,7 @@ durep_opt inference_model valid.acc.ave.pth "model file (in the experiment direc
 durep_opt decode_modes "full streaming" "decoding modes of the student: full and/or streaming"
 durep_opt chunk_sizes "16" "streaming chunk sizes in encoder frames (e.g. \"4 8 16\")"
 durep_opt left_chunks "-1" "streaming left contexts in chunks (-1: unlimited)"
+durep_opt full_searches "" "full-context decoding searches, one decode_full_<search> dir each, e.g. \"attention_rescoring joint\" (empty: the decoding config's full_search in decode_full)"
 durep_opt score_wer true "score word error rate"
 durep_opt score_cer false "score character error rate"
 durep_opt feats_normalize global_mvn "feature normalisation: global_mvn (stats from stage 6) or as in the config"
@@ -89,6 +90,10 @@ for m in ${decode_modes}; do
 done
 for m in ${teacher_decode_modes}; do
   case "${m}" in full|streaming) ;; *) die "--teacher_decode_modes: unknown mode '${m}' (full, streaming)" ;; esac
+done
+for s in ${full_searches}; do
+  case "${s}" in joint|attention_rescoring|ctc_prefix_beam|ctc_greedy) ;;
+    *) die "--full_searches: unknown search '${s}' (joint, attention_rescoring, ctc_prefix_beam, ctc_greedy)" ;; esac
 done
 case "${token_type}" in bpe|char) ;; *) die "--token_type must be bpe or char, got '${token_type}'" ;; esac
 [ "${score_wer}" = true ] || [ "${score_cer}" = true ] || die "--score_wer and --score_cer are both false"
@@ -179,30 +184,38 @@ train_model() {
     die "training finished but ${dir}/${inference_model} is missing (found: $(cd "${dir}" && ls -- *.pth 2>/dev/null | tr '\n' ' ')); set --inference_model"
 }
 
-# decode_tag MODE CHUNK LEFT: directory name of a decoding setting.
+# decode_tag MODE CHUNK LEFT SEARCH: directory name of a decoding setting (SEARCH "-": the
+# decoding config's search, no suffix).
 decode_tag() {
-  if [ "$1" = full ]; then echo decode_full; else echo "decode_streaming_chunk$2_left$3"; fi
+  local suffix=""
+  [ "$4" = - ] || suffix="_$4"
+  if [ "$1" = full ]; then echo "decode_full${suffix}"; else echo "decode_streaming_chunk$2_left$3"; fi
 }
 
-# decode_settings MODES: "mode chunk left" lines of the grid (full mode once).
+# decode_settings MODES: "mode chunk left search" lines of the grid (full mode once per
+# --full_searches entry).
 decode_settings() {
-  local m c l
+  local m c l s
   for m in $1; do
-    if [ "${m}" = full ]; then echo "full 0 -1"; continue; fi
-    for c in ${chunk_sizes}; do for l in ${left_chunks}; do echo "streaming ${c} ${l}"; done; done
+    if [ "${m}" = full ]; then
+      for s in ${full_searches:--}; do echo "full 0 -1 ${s}"; done
+      continue
+    fi
+    for c in ${chunk_sizes}; do for l in ${left_chunks}; do echo "streaming ${c} ${l} -"; done; done
   done
 }
 
 # decode_model DIR MODES: decode every test set with every setting, merge job outputs.
 decode_model() {
-  local model_dir="$1" modes="$2" mode chunk left test_set dir logdir n f mode_args
+  local model_dir="$1" modes="$2" mode chunk left search test_set dir logdir n f mode_args
   [ -f "${model_dir}/${inference_model}" ] || die "model not found: ${model_dir}/${inference_model}"
   [ -z "${inference_config}" ] || [ -f "${inference_config}" ] || die "decoding config not found: ${inference_config}"
-  while read -r mode chunk left; do
+  while read -r mode chunk left search; do
     mode_args=(--decode_mode "${mode}" --num_left_chunks "${left}")
     [ "${mode}" = streaming ] && mode_args+=(--chunk_size "${chunk}")
+    [ "${search}" = - ] || mode_args+=(--full_search "${search}")
     for test_set in ${test_sets}; do
-      dir="${model_dir}/$(decode_tag "${mode}" "${chunk}" "${left}")/${test_set}"
+      dir="${model_dir}/$(decode_tag "${mode}" "${chunk}" "${left}" "${search}")/${test_set}"
       logdir="${dir}/logdir"
       rm -rf "${dir}"; mkdir -p "${logdir}"
       n=$(min "${inference_nj}" "$(num_lines "${dumpdir}/raw/${test_set}/wav.scp")")
@@ -237,10 +250,10 @@ decode_model() {
 
 # score_model DIR MODES: sclite scoring of every decoding of a model.
 score_model() {
-  local model_dir="$1" modes="$2" mode chunk left test_set dir
-  while read -r mode chunk left; do
+  local model_dir="$1" modes="$2" mode chunk left search test_set dir
+  while read -r mode chunk left search; do
     for test_set in ${test_sets}; do
-      dir="${model_dir}/$(decode_tag "${mode}" "${chunk}" "${left}")/${test_set}"
+      dir="${model_dir}/$(decode_tag "${mode}" "${chunk}" "${left}" "${search}")/${test_set}"
       [ -f "${dir}/1best_recog/text" ] || die "no decoding output ${dir}/1best_recog/text: run the decoding stage"
       if [ "${score_wer}" = true ]; then
         run_logged "${dir}/score_wer.log" scripts/score_sclite.sh --unit word \

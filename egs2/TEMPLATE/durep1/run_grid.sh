@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# An experiment grid (conf/grid.yaml of the recipe; schema in espnet_durep/bin/grid.py): every
+# experiment trained from scratch on the same data with the same number of updates, once per
+# seed, decoded in full-context mode (with each of its full_searches) and streaming at every
+# --chunk_sizes, and scored with sclite. Each run is an experiment <name>_seed<seed> in
+# --expdir, trained and decoded by the recipe's run.sh (stages 9-12, so every durep.sh option
+# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time). A run that has
+# its grid_run.json is skipped and a killed run resumes from its last checkpoint, so a grid
+# can be run in parts:
+#   ./run_grid.sh --only "full_only dual" --seeds 0
+# At the end <expdir>/RESULTS_grid.md is regenerated from the experiment directories
+# (python -m espnet_durep.bin.grid compare): the grid, the relative change of each
+# experiment against its baselines, and the runs.
+set -euo pipefail
+
+. scripts/options.sh
+durep_usage="Usage: $0 [options]   (runs the experiment grid of --spec)"
+durep_opt spec conf/grid.yaml "grid spec (experiments, seeds, training options)"
+durep_opt expdir exp_grid "experiment directory of the grid"
+durep_opt dumpdir dump "directory of formatted audio lists (durep.sh --dumpdir)"
+durep_opt only "" "space-separated experiments to run, with the teachers they need (empty: all)"
+durep_opt seeds "" "space-separated seeds (empty: the spec's)"
+durep_opt chunk_sizes "4 8 16" "streaming decoding chunks in encoder frames (40 ms each)"
+durep_opt left_chunks "-1" "streaming left contexts in chunks (-1: unlimited)"
+durep_opt run_args "" "extra options for run.sh / durep.sh of every run"
+durep_parse_opts "$@"
+
+log() { echo "$(date "+%Y-%m-%dT%H:%M:%S") (run_grid.sh) $*"; }
+. ./path.sh
+[ -f "${spec}" ] || { echo "ERROR: grid spec ${spec} not found" >&2; exit 1; }
+mkdir -p "${expdir}"
+
+# Data, tokens and feature statistics of the grid. No speed perturbation: a grid trades
+# absolute accuracy for the number of runs.
+if [ ! -f "${expdir}/stats/train/feats_stats.npz" ]; then
+  log "stages 1-6 for ${expdir}"
+  # shellcheck disable=SC2086  # extra options are split on purpose
+  ./run.sh --speed_perturb_factors "" --expdir "${expdir}" --dumpdir "${dumpdir}" --stop_stage 6 ${run_args}
+fi
+
+plan_args=(--spec "${spec}")
+# shellcheck disable=SC2206  # word lists on purpose
+[ -z "${only}" ] || plan_args+=(--only ${only})
+# shellcheck disable=SC2206
+[ -z "${seeds}" ] || plan_args+=(--seeds ${seeds})
+python3 -m espnet_durep.bin.grid plan "${plan_args[@]}" > "${expdir}/grid_plan.tsv"
+hardware="$(uname -m), $(nproc --all) cores"
+if grep -q -m1 "model name" /proc/cpuinfo 2>/dev/null; then
+  hardware="$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores"
+fi
+
+# the plan is read on fd 3, so that nothing a run starts can consume it from stdin
+while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_config inference_model \
+    full_searches; do
+  if [ -f "${expdir}/${tag}/grid_run.json" ]; then
+    log "${tag}: done before (${expdir}/${tag}/grid_run.json), skipped"
+    continue
+  fi
+  opts=(--speed_perturb_factors "" --expdir "${expdir}" --dumpdir "${dumpdir}" --stage 9 --stop_stage 12 --seed "${seed}"
+        --student_tag "${tag}" --student_config "${config}" --student_init_from_teacher false
+        --decode_modes "full streaming" --chunk_sizes "${chunk_sizes}" --left_chunks "${left_chunks}")
+  if [ "${teacher}" = - ]; then
+    opts+=(--skip_teacher true)
+  else
+    opts+=(--skip_teacher false --teacher_tag "${teacher}" --teacher_decode false)
+  fi
+  [ "${train_args}" = - ] || opts+=(--student_args "${train_args}")
+  [ "${inference_config}" = - ] || opts+=(--inference_config "${inference_config}")
+  [ "${inference_model}" = - ] || opts+=(--inference_model "${inference_model}")
+  [ "${full_searches}" = - ] || opts+=(--full_searches "${full_searches}")
+  # shellcheck disable=SC2206  # extra options are split on purpose
+  opts+=(${run_args})
+  command="./run.sh$(printf ' %q' "${opts[@]}")"
+  log "${tag} (${name}, seed ${seed}): ${command}"
+  start=$(date +%s)
+  ./run.sh "${opts[@]}"
+  wall=$(( $(date +%s) - start ))
+  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" <<'EOF'
+import datetime, json, sys
+out, command, hardware, wall = sys.argv[1:]
+record = {"command": command, "hardware": hardware, "wall_seconds": int(wall),
+          "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
+EOF
+  log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
+done 3< "${expdir}/grid_plan.tsv"
+
+python3 -m espnet_durep.bin.grid compare --spec "${spec}" --expdir "${expdir}" --out "${expdir}/RESULTS_grid.md"

@@ -1,0 +1,1 @@
+../../TEMPLATE/durep1/run_grid.sh

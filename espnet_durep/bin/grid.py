@@ -1,0 +1,390 @@
+#!/usr/bin/env python3
+"""Experiment grid of a recipe: the plan a runner executes, and the comparison it yields.
+
+    python -m espnet_durep.bin.grid plan --spec conf/grid.yaml [--only NAME ...] [--seeds 0 1]
+    python -m espnet_durep.bin.grid compare --spec conf/grid.yaml --expdir exp_grid --out RESULTS_grid.md
+
+The spec (YAML) names every experiment once::
+
+    seeds: [0, 1]                  # every experiment is trained once per seed
+    common_args: --max_epoch 20    # training options of every experiment
+    experiments:
+      - name: full_only            # experiment tag <name>_seed<seed>
+        config: conf/train.yaml    # training YAML
+        args: --model_conf mode_schedule=full   # its own training options (optional)
+        teacher: other_name        # optional: distil from <other_name>_seed<seed>
+        inference_config: conf/decode.yaml      # optional: decoding YAML
+        inference_model: valid.loss.ave.pth     # optional: checkpoint decoded (and distilled from)
+        full_searches: attention_rescoring joint  # optional: full-context searches
+        compare_to: [a, b]         # optional: baselines of the comparison table
+        claim: one line            # optional: what the row tests
+
+``plan`` prints one tab-separated line per run, teachers before their students:
+``tag, name, seed, config, teacher tag, training args, inference config, inference model,
+full searches`` ("-": not given).
+
+``compare`` reads each run's decodings (``<expdir>/<tag>/decode_*/<test>/``, as in
+:mod:`espnet_durep.bin.make_results`), its ``train.log`` (parameters, updates) and the
+``grid_run.json`` the runner wrote (command, hardware, wall time). It writes Markdown: the
+grid (experiment x test set x mode x chunk x left context x search, mean and spread over
+seeds), the relative change of every experiment against each of its baselines on the
+settings both decoded, and the runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+from espnet_durep.bin.make_results import DecodeResult, collect
+
+EXPERIMENT_KEYS = {"name", "config", "args", "teacher", "inference_config", "inference_model", "full_searches",
+                   "compare_to", "claim"}
+SPEC_KEYS = {"seeds", "common_args", "experiments"}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+PARAMS = re.compile(r"Total Number of model parameters: ([0-9.]+) ([KMG]?)")
+UPDATES = re.compile(r"epoch results: \[train\].*?total_count=(\d+)")
+SCALE = {"": 1e-6, "K": 1e-3, "M": 1.0, "G": 1e3}
+
+
+@dataclass
+class Experiment:
+    name: str
+    config: str
+    args: str = ""
+    teacher: Optional[str] = None
+    inference_config: Optional[str] = None
+    inference_model: Optional[str] = None
+    full_searches: Optional[str] = None
+    compare_to: List[str] = field(default_factory=list)
+    claim: str = ""
+
+    def tag(self, seed: int) -> str:
+        return f"{self.name}_seed{seed}"
+
+
+@dataclass
+class Spec:
+    seeds: List[int]
+    common_args: str
+    experiments: List[Experiment]
+
+    def by_name(self) -> Dict[str, Experiment]:
+        return {e.name: e for e in self.experiments}
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and check a grid spec; errors name the file and the experiment."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("experiments"), list) or not raw["experiments"]:
+        raise ValueError(f"{path}: needs a non-empty 'experiments' list")
+    unknown = set(raw) - SPEC_KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(SPEC_KEYS)})")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{path}: 'seeds' must be a list of distinct integers, got {seeds!r}")
+    experiments = []
+    for i, item in enumerate(raw["experiments"]):
+        where = f"{path}: experiment {i + 1}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: must be a mapping")
+        unknown = set(item) - EXPERIMENT_KEYS
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(EXPERIMENT_KEYS)})")
+        for key in ("name", "config"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise ValueError(f"{where}: '{key}' is required")
+        if not NAME.match(item["name"]):
+            raise ValueError(f"{where}: name {item['name']!r} must be letters, digits, '_', '.', '-'")
+        compare_to = item.get("compare_to", [])
+        if not isinstance(compare_to, list):
+            raise ValueError(f"{where} ({item['name']}): 'compare_to' must be a list of experiment names")
+        experiments.append(Experiment(
+            name=item["name"], config=item["config"], args=str(item.get("args") or ""),
+            teacher=item.get("teacher"), inference_config=item.get("inference_config"),
+            inference_model=item.get("inference_model"),
+            full_searches=item.get("full_searches"), compare_to=[str(c) for c in compare_to],
+            claim=str(item.get("claim") or "")))
+    names = [e.name for e in experiments]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{path}: experiment names used twice: {duplicates}")
+    for e in experiments:
+        for ref in ([e.teacher] if e.teacher else []) + e.compare_to:
+            if ref not in names:
+                raise ValueError(f"{path}: experiment {e.name} names '{ref}', which is not an experiment")
+            if ref == e.name:
+                raise ValueError(f"{path}: experiment {e.name} names itself as teacher or baseline")
+    spec = Spec(seeds=seeds, common_args=str(raw.get("common_args") or ""), experiments=experiments)
+    run_order(spec, spec.experiments)  # rejects teacher cycles
+    return spec
+
+
+def run_order(spec: Spec, wanted: Sequence[Experiment]) -> List[Experiment]:
+    """``wanted`` and the teachers they need, every teacher before its students."""
+    by_name = spec.by_name()
+    order: List[Experiment] = []
+    visiting: List[str] = []
+
+    def visit(e: Experiment) -> None:
+        if e in order:
+            return
+        if e.name in visiting:
+            raise ValueError(f"teacher cycle: {' -> '.join(visiting + [e.name])}")
+        visiting.append(e.name)
+        if e.teacher:
+            visit(by_name[e.teacher])
+        visiting.pop()
+        order.append(e)
+
+    for e in wanted:
+        visit(e)
+    return order
+
+
+def plan_lines(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[int]] = None) -> List[str]:
+    by_name = spec.by_name()
+    unknown = [n for n in only if n not in by_name]
+    if unknown:
+        raise ValueError(f"--only: unknown experiments {unknown} (known: {list(by_name)})")
+    wanted = [by_name[n] for n in only] if only else spec.experiments
+    lines = []
+    for seed in seeds if seeds is not None else spec.seeds:
+        for e in run_order(spec, wanted):
+            args = " ".join(a for a in (spec.common_args, e.args) if a)
+            fields = [e.tag(seed), e.name, str(seed), e.config, by_name[e.teacher].tag(seed) if e.teacher else "-",
+                      args or "-", e.inference_config or "-", e.inference_model or "-", e.full_searches or "-"]
+            bad = [f for f in fields if "\t" in f or "\n" in f]
+            if bad:
+                raise ValueError(f"experiment {e.name}: tabs or newlines in {bad}")
+            lines.append("\t".join(fields))
+    return lines
+
+
+# ---------------------------------------------------------------------- compare
+Setting = Tuple[str, str, float, float, str]  # test set, mode, chunk ms, left chunks (inf: all), search
+
+
+def setting_of(r: DecodeResult) -> Setting:
+    m = r.metrics
+    left = m.get("num_left_chunks")
+    return (r.test_set, m["decode_mode"], m.get("chunk_ms") or 0.0,
+            math.inf if left is None or left < 0 else float(left), m.get("search") or "-")
+
+
+def setting_cells(s: Setting) -> List[str]:
+    test_set, mode, chunk, left, search = s
+    if mode == "full":
+        return [test_set, "full", "-", "-", search]
+    return [test_set, mode, f"{chunk:.0f}", "all" if math.isinf(left) else f"{left:.0f}", search]
+
+
+@dataclass
+class Cell:
+    """One experiment, one setting: the values of its seeds."""
+
+    cer: List[float] = field(default_factory=list)
+    wer: List[float] = field(default_factory=list)
+    rtf: List[float] = field(default_factory=list)
+    alg_latency: List[float] = field(default_factory=list)
+    delay: List[float] = field(default_factory=list)
+    compute_per_chunk: List[float] = field(default_factory=list)
+
+
+def mean(values: Sequence[float]) -> Optional[float]:
+    return sum(values) / len(values) if values else None
+
+
+def spread(values: Sequence[float]) -> Optional[float]:
+    """Sample standard deviation (None below 2 values)."""
+    if len(values) < 2:
+        return None
+    mu = sum(values) / len(values)
+    return math.sqrt(sum((v - mu) ** 2 for v in values) / (len(values) - 1))
+
+
+def mean_cell(values: Sequence[float], pattern: str = "{:.1f}", with_spread: bool = False) -> str:
+    """The mean, and with ``with_spread`` `` ± `` the sample standard deviation of 2+ values."""
+    mu, sd = mean(values), spread(values) if with_spread else None
+    if mu is None:
+        return "-"
+    return pattern.format(mu) + ("" if sd is None else " ± " + pattern.format(sd))
+
+
+def relative(value: Optional[float], base: Optional[float]) -> str:
+    if value is None or base is None or base == 0:
+        return "-"
+    return f"{100.0 * (value - base) / base:+.1f} %"
+
+
+@dataclass
+class Run:
+    experiment: Experiment
+    seed: int
+    tag: str
+    results: List[DecodeResult]
+    params_m: Optional[float]
+    updates: Optional[int]
+    record: Optional[dict]
+
+
+def train_log_facts(train_log: Path) -> Tuple[Optional[float], Optional[int]]:
+    """(parameters in millions, training updates) from an ESPnet train.log."""
+    if not train_log.is_file():
+        return None, None
+    text = train_log.read_text(encoding="utf-8", errors="replace")
+    params = PARAMS.search(text)
+    updates = UPDATES.findall(text)
+    return (float(params.group(1)) * SCALE[params.group(2)] if params else None,
+            int(updates[-1]) if updates else None)
+
+
+def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
+    """Every run of the spec found under expdir, and the tags not (yet) there."""
+    runs, missing = [], []
+    for seed in spec.seeds:
+        for e in spec.experiments:
+            tag = e.tag(seed)
+            if not list((expdir / tag).glob("decode_*/*/metrics.json")):
+                missing.append(tag)
+                continue
+            record_file = expdir / tag / "grid_run.json"
+            record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
+            params, updates = train_log_facts(expdir / tag / "train.log")
+            runs.append(Run(e, seed, tag, collect(expdir, [tag]), params, updates, record))
+    return runs, missing
+
+
+def cells_by_experiment(runs: Sequence[Run], unit_of: Dict[str, str]) -> Dict[str, Dict[Setting, Cell]]:
+    table: Dict[str, Dict[Setting, Cell]] = {}
+    for run in runs:
+        for r in run.results:
+            cell = table.setdefault(run.experiment.name, {}).setdefault(setting_of(r), Cell())
+            if unit_of["cer"] in r.scores:
+                cell.cer.append(r.scores[unit_of["cer"]].err)
+            if unit_of["wer"] in r.scores:
+                cell.wer.append(r.scores[unit_of["wer"]].err)
+            m = r.metrics
+            if m.get("rtf") is not None:
+                cell.rtf.append(m["rtf"])
+                if m.get("chunk_ms"):
+                    cell.compute_per_chunk.append(m["rtf"] * m["chunk_ms"])
+            if m.get("algorithmic_latency_ms") is not None:
+                cell.alg_latency.append(m["algorithmic_latency_ms"])
+            if m.get("emission_delay_ms"):
+                cell.delay.append(m["emission_delay_ms"]["mean"])
+    return table
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expdir: Path) -> str:
+    table = cells_by_experiment(runs, {"cer": "score_cer", "wer": "score_wer"})
+    facts = {}
+    for run in runs:
+        facts.setdefault(run.experiment.name, []).append(run)
+    lines = ["# Experiment grid", "",
+             f"Generated by `python -m espnet_durep.bin.grid compare` from `{expdir}`; every number is read "
+             "from the experiment directories. Values are the mean over seeds, `± sample standard deviation` "
+             "where there are two or more (error rates only). CER/WER: sclite `Err` (%). RTF: decoding wall time / audio time. "
+             "compute/chunk: RTF x chunk length, the average compute per streaming chunk (ms). "
+             "alg. latency: chunk + look-ahead (ms). delay: mean emission delay against a forced alignment (ms).",
+             ""]
+    if missing:
+        lines += [f"Not run yet: {', '.join(missing)}.", ""]
+    header = ["experiment", "params (M)", "seeds", "test set", "mode", "chunk (ms)", "left chunks", "search",
+              "CER %", "WER %", "RTF", "compute/chunk (ms)", "alg. latency (ms)", "delay (ms)"]
+    lines += ["## Grid", "", _row(header), "|" + "---|" * len(header)]
+    for e in spec.experiments:
+        if e.name not in table:
+            continue
+        params = mean_cell([r.params_m for r in facts[e.name] if r.params_m is not None], "{:.2f}")
+        seeds = ",".join(str(r.seed) for r in facts[e.name])
+        for s in sorted(table[e.name]):
+            c = table[e.name][s]
+            lines.append(_row([e.name, params, seeds, *setting_cells(s), mean_cell(c.cer, with_spread=True),
+                               mean_cell(c.wer, with_spread=True),
+                               mean_cell(c.rtf, "{:.3f}"), mean_cell(c.compute_per_chunk, "{:.1f}"),
+                               mean_cell(c.alg_latency, "{:.0f}"), mean_cell(c.delay, "{:.0f}")]))
+    lines.append("")
+    compared = [e for e in spec.experiments if e.compare_to and e.name in table]
+    if compared:
+        lines += ["## Relative change against the baselines", "",
+                  "(experiment - baseline) / baseline of the mean error rate, on every setting both decoded "
+                  "(negative: fewer errors). Differences under 5 % need two or more seeds on both sides "
+                  "(see the seeds column of the grid).", ""]
+        for e in compared:
+            bases = [b for b in e.compare_to if b in table]
+            if not bases:
+                continue
+            head = ["test set", "mode", "chunk (ms)", "left chunks", "search", "CER %"]
+            for b in bases:
+                head += [f"CER vs {b}", f"WER vs {b}"]
+            lines += [f"### {e.name}" + (f": {e.claim}" if e.claim else ""), "", _row(head),
+                      "|" + "---|" * len(head)]
+            for s in sorted(table[e.name]):
+                c = table[e.name][s]
+                cells = [*setting_cells(s), mean_cell(c.cer, with_spread=True)]
+                for b in bases:
+                    base = table[b].get(s)
+                    cells += [relative(mean(c.cer), mean(base.cer) if base else None),
+                              relative(mean(c.wer), mean(base.wer) if base else None)]
+                lines.append(_row(cells))
+            lines.append("")
+    lines += ["## Runs", "", "Command, hardware and wall time of each run, as recorded by the runner "
+              "(`grid_run.json`); updates = training steps (ESPnet's train `total_count`).", "",
+              _row(["run", "updates", "wall time", "hardware", "command"]), "|---|---|---|---|---|"]
+    for run in runs:
+        rec = run.record or {}
+        wall = rec.get("wall_seconds")
+        lines.append(_row([run.tag, "-" if run.updates is None else str(run.updates),
+                           "-" if wall is None else f"{wall / 60:.1f} min", rec.get("hardware", "-"),
+                           "`" + rec["command"] + "`" if rec.get("command") else "-"]))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="print the runs, teachers first (tab-separated)")
+    p.add_argument("--spec", type=Path, required=True)
+    p.add_argument("--only", nargs="*", default=[], help="these experiments (and their teachers)")
+    p.add_argument("--seeds", type=int, nargs="*", default=None, help="these seeds (default: the spec's)")
+    p = sub.add_parser("compare", help="write the grid and the comparison tables")
+    p.add_argument("--spec", type=Path, required=True)
+    p.add_argument("--expdir", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        spec = load_spec(args.spec)
+        if args.command == "plan":
+            print("\n".join(plan_lines(spec, args.only, args.seeds)))
+        else:
+            runs, missing = load_runs(spec, args.expdir)
+            if not runs:
+                raise ValueError(f"no decoded run of {args.spec} under {args.expdir}")
+            args.out.write_text(render_compare(spec, runs, missing, args.expdir), encoding="utf-8")
+            print(f"wrote {args.out} ({len(runs)} runs, {len(missing)} not run yet)")
+    except (ValueError, KeyError, OSError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
