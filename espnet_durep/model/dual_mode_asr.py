@@ -34,11 +34,12 @@ from espnet_durep.distill.teacher_kd import (
     RandomProjectionQuantizer,
     posterior_kd,
 )
+from espnet_durep.model.training_steps import TrainingSteps
 
 MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
 
 
-class DualModeASRModel(ESPnetASRModel):
+class DualModeASRModel(TrainingSteps, ESPnetASRModel):
     """ESPnetASRModel trained in full-context and streaming mode with distillation.
 
     Options (``model_conf`` in YAML; the ESPnet ones — ctc_weight, lsm_weight,
@@ -118,9 +119,8 @@ class DualModeASRModel(ESPnetASRModel):
         self.teacher_discrete_kd_weight = teacher_discrete_kd_weight
         self.kd_warmup_steps = kd_warmup_steps
         self.loss_terms = LossTerms(grad_share_interval)
-        self.specaug_start_steps = specaug_start_steps
-        # training forward passes so far: drive the alternate schedule and KD warm-up; saved for resume
-        self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
+        # training forward passes so far: drive the alternate schedule, KD warm-up and SpecAugment start
+        self._init_training_steps(specaug_start_steps)
         self._teacher: Optional[ESPnetASRModel] = None
 
     # ---------------------------------------------------------------- teacher
@@ -246,8 +246,7 @@ class DualModeASRModel(ESPnetASRModel):
         text = text[:, : text_lengths.max()]
         text[text == -1] = self.ignore_id
         feats, flens = self._extract_feats(speech, speech_lengths)
-        if self.specaug is not None and self.training and int(self.train_steps) >= self.specaug_start_steps:
-            feats, flens = self.specaug(feats, flens)
+        feats, flens = self._augment(feats, flens)
         if self.normalize is not None:
             feats, flens = self.normalize(feats, flens)
         ys_in, ys_out = add_sos_eos(text, self.sos, self.eos, self.ignore_id)
@@ -276,8 +275,7 @@ class DualModeASRModel(ESPnetASRModel):
         if accs:
             stats["acc"] = sum(w * a for w, a in accs) / sum(w for w, _ in accs)
         stats["loss"] = loss.detach()
-        if self.training:
-            self.train_steps += 1
+        self._count_step()
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
 

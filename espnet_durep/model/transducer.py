@@ -36,6 +36,7 @@ from espnet_durep.distill.gradient_share import LossTerms
 from espnet_durep.distill.rnnt_kd import RNNTKD
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+from espnet_durep.model.training_steps import TrainingSteps
 
 PASSES = ("stream", "lookahead")
 # decoding mode of encode_for_decoding / streaming_search -> the pass it decodes
@@ -70,7 +71,7 @@ class TransducerOutput:
     hidden: torch.Tensor
 
 
-class TransducerASRModel(ESPnetASRModel):
+class TransducerASRModel(TrainingSteps, ESPnetASRModel):
     """Two-pass transducer model base; subclasses define each pass's loss.
 
     Subclasses implement :meth:`rnnt_heads`, :attr:`rnnt_passes` and
@@ -87,6 +88,8 @@ class TransducerASRModel(ESPnetASRModel):
             same name, "lookahead": always the teacher's second pass).
         grad_share_interval: every this many training steps, report each loss term's share
             of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
+        specaug_start_steps: SpecAugment only from this training step on (0: from the start;
+            see :mod:`espnet_durep.model.training_steps`).
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class TransducerASRModel(ESPnetASRModel):
         teacher_rnnt_kd_weight: float = 0.0,
         rnnt_kd_conf: Optional[dict] = None,
         grad_share_interval: int = 100,
+        specaug_start_steps: int = 0,
         **espnet_kwargs,
     ):
         # ESPnet keeps the decoder as an attention decoder and drops its CTC for weight 0;
@@ -126,6 +130,7 @@ class TransducerASRModel(ESPnetASRModel):
         self.rnnt_kd = RNNTKD(blank_id=self.blank_id, **kd_conf)
         self.teacher_rnnt_kd_weight = teacher_rnnt_kd_weight
         self.loss_terms = LossTerms(grad_share_interval)
+        self._init_training_steps(specaug_start_steps)
         self._teacher: Optional[TransducerASRModel] = None
 
     # ------------------------------------------------------------- subclasses
@@ -163,9 +168,7 @@ class TransducerASRModel(ESPnetASRModel):
     # ------------------------------------------------------------ shared math
     def features(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Front-end, SpecAugment (training only) and normalisation: (B, T, idim), (B,)."""
-        feats, flens = self._extract_feats(speech, speech_lengths)
-        if self.specaug is not None and self.training:
-            feats, flens = self.specaug(feats, flens)
+        feats, flens = self._augment(*self._extract_feats(speech, speech_lengths))
         if self.normalize is not None:
             feats, flens = self.normalize(feats, flens)
         return feats, flens
@@ -220,6 +223,7 @@ class TransducerASRModel(ESPnetASRModel):
         if terms:
             loss = self.loss_terms.combine(loss, terms, stats, self.encoder.parameters(), self.training)
         stats["loss"] = loss.detach()
+        self._count_step()
         loss, stats, weight = force_gatherable((loss, stats, batch_size), loss.device)
         return loss, stats, weight
 
