@@ -1,14 +1,23 @@
 """DuRep dual-mode Conformer encoder: one set of weights, full-context or chunked streaming.
 
 ``forward`` runs a whole padded batch in either mode (streaming is simulated exactly with
-chunk attention masks and streaming convolutions); ``forward_chunk`` is the real
-incremental path with explicit caches and returns the same frames as the masked
-streaming ``forward``.  Chunk sizes are in encoder frames; ``chunk_ms`` converts.
+chunk attention masks and streaming convolutions). Streaming inference has two levels, as
+in WeNet:
+
+* :meth:`DualModeConformerEncoder.forward_chunk` is one chunk step over stacked tensor
+  caches (attention keys/values and convolution context of every block): tensors in,
+  tensors out, no Python state, so it can be traced for export and run on a batch of
+  streams;
+* :meth:`DualModeConformerEncoder.accept_feats` is the buffering layer on top: any number
+  of feature frames in, the encoder frames of every completed chunk out.
+
+Both return the same frames as the masked streaming ``forward``. Chunk sizes are in encoder
+frames; ``chunk_ms`` converts.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
@@ -25,22 +34,25 @@ MODES = ("full", "stream")
 
 @dataclass
 class StreamingCache:
-    """State carried between :meth:`DualModeConformerEncoder.forward_chunk` calls.
+    """State carried between :meth:`DualModeConformerEncoder.accept_feats` calls.
 
-    feats: (B, n, idim) input frames not yet consumed by the subsampling convs.
-    frames: (B, m, D) subsampled frames waiting to fill a chunk (m < chunk_size).
-    kv: per layer, keys and values (B, H, L, d_k) of the bounded left context.
-    conv: per layer, (B, D, K') left context of the depthwise convolution.
+    feats: (B, n, idim) feature frames not yet consumed (fewer than one chunk step reads).
+    att_cache: (L, B, H, Tc, 2 * d_k) keys | values of every block's cached left context.
+    cnn_cache: (L, B, D, K') left context of every block's depthwise convolution.
     offset: encoder frames emitted so far (timestamps; positions are relative).
     """
 
     chunk_size: int
     num_left_chunks: int
     feats: torch.Tensor
-    frames: torch.Tensor
-    kv: List[Optional[Tuple[torch.Tensor, torch.Tensor]]]
-    conv: List[torch.Tensor]
+    att_cache: torch.Tensor
+    cnn_cache: torch.Tensor
     offset: int = 0
+
+    @property
+    def required_cache_size(self) -> int:
+        """Encoder frames of left context kept between chunks (-1: all)."""
+        return self.num_left_chunks * self.chunk_size if self.num_left_chunks >= 0 else -1
 
 
 class DualModeConformerEncoder(AbsEncoder):
@@ -217,6 +229,10 @@ class DualModeConformerEncoder(AbsEncoder):
         return self.after_norm(x), olens, (layers if wanted else None)
 
     # -------------------------------------------------------------- streaming
+    def chunk_window(self, chunk_size: int) -> int:
+        """Feature frames one :meth:`forward_chunk` step reads to emit ``chunk_size`` frames."""
+        return (chunk_size - 1) * self.subsampling + self.embed.receptive_field
+
     def init_cache(
         self, batch_size: int = 1, chunk_size: Optional[int] = None, num_left_chunks: Optional[int] = None
     ) -> StreamingCache:
@@ -225,16 +241,56 @@ class DualModeConformerEncoder(AbsEncoder):
         chunk = self.chunk_size if chunk_size is None else int(chunk_size)
         if chunk < 1:
             raise ValueError(f"streaming chunk_size must be >= 1, got {chunk}")
+        attn = self.encoders[0].self_attn
         return StreamingCache(
             chunk_size=chunk,
             num_left_chunks=self.num_left_chunks if num_left_chunks is None else int(num_left_chunks),
             feats=p.new_zeros(batch_size, 0, self.input_size),
-            frames=p.new_zeros(batch_size, 0, self._output_size),
-            kv=[None] * len(self.encoders),
-            conv=[p.new_zeros(batch_size, self._output_size, layer.conv.cache_frames) for layer in self.encoders],
+            att_cache=p.new_zeros(len(self.encoders), batch_size, attn.h, 0, 2 * attn.d_k),
+            cnn_cache=p.new_zeros(len(self.encoders), batch_size, self._output_size,
+                                  self.encoders[0].conv.cache_frames),
         )
 
     def forward_chunk(
+        self,
+        xs: torch.Tensor,
+        required_cache_size: int,
+        att_cache: torch.Tensor,
+        cnn_cache: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One streaming step: a chunk of features and the caches in, its encoder frames out.
+
+        There is no ``offset`` argument: positions are relative (distances between the
+        chunk's queries and the cached keys), so a step does not depend on where the chunk
+        lies in the stream.
+
+        Args:
+            xs: (B, F, idim) features of one chunk with its subsampling context:
+                F = ``chunk_window(c)`` gives c encoder frames (a shorter last chunk, fewer).
+            required_cache_size: encoder frames of left context to keep for the next step
+                (``num_left_chunks * chunk_size``; < 0 keeps all).
+            att_cache: (L, B, H, Tc, 2 * d_k) keys | values of the left context (Tc >= 0).
+            cnn_cache: (L, B, D, K') convolution left context.
+        Returns:
+            (B, c, D) encoder frames, the new att_cache (L, B, H, Tc', 2 * d_k) with
+            Tc' = Tc + c, or at most ``required_cache_size``, and the new cnn_cache.
+        """
+        x = self.embed(xs)
+        n_cached = att_cache.size(3)
+        pos = self.rel_pos(x.size(1), n_cached + x.size(1))
+        att_mask = x.new_ones(1, x.size(1), n_cached + x.size(1), dtype=torch.bool)
+        new_att, new_cnn = [], []
+        for i, layer in enumerate(self.encoders):
+            k, v = att_cache[i].chunk(2, dim=-1)
+            x, (k, v), cnn = layer.forward_chunk(x, att_mask, pos, (k, v), cnn_cache[i])
+            kv = torch.cat([k, v], dim=-1)
+            if required_cache_size >= 0:
+                kv = kv[:, :, -required_cache_size:] if required_cache_size > 0 else kv[:, :, :0]
+            new_att.append(kv)
+            new_cnn.append(cnn)
+        return self.after_norm(x), torch.stack(new_att), torch.stack(new_cnn)
+
+    def accept_feats(
         self, feats: torch.Tensor, cache: StreamingCache, is_final: bool = False
     ) -> Tuple[torch.Tensor, StreamingCache]:
         """Feed new feature frames; emit the encoder frames of every completed chunk.
@@ -248,35 +304,18 @@ class DualModeConformerEncoder(AbsEncoder):
             (B, k * chunk_size [+ partial], D) encoder output for the completed chunks.
         """
         buf = torch.cat([cache.feats, feats], dim=1)
-        n_out = int(self.embed.output_lengths(torch.tensor(buf.size(1))))
-        if n_out > 0:
-            used = (n_out - 1) * self.subsampling + self.embed.receptive_field
-            cache.frames = torch.cat([cache.frames, self.embed(buf[:, :used])], dim=1)
-            buf = buf[:, n_out * self.subsampling:]
-        cache.feats = buf
+        window = self.chunk_window(cache.chunk_size)
         outputs = []
-        c = cache.chunk_size
-        while cache.frames.size(1) >= c or (is_final and cache.frames.size(1) > 0):
-            chunk, cache.frames = cache.frames[:, :c], cache.frames[:, c:]
-            outputs.append(self._encode_chunk(chunk, cache))
+        while buf.size(1) >= window or (is_final and int(self.embed.output_lengths(torch.tensor(buf.size(1)))) > 0):
+            ys, cache.att_cache, cache.cnn_cache = self.forward_chunk(
+                buf[:, :window], cache.required_cache_size, cache.att_cache, cache.cnn_cache)
+            buf = buf[:, ys.size(1) * self.subsampling:]
+            cache.offset += ys.size(1)
+            outputs.append(ys)
+        cache.feats = buf
         if not outputs:
-            return cache.frames.new_zeros(cache.frames.size(0), 0, self._output_size), cache
+            return buf.new_zeros(buf.size(0), 0, self._output_size), cache
         return torch.cat(outputs, dim=1), cache
-
-    def _encode_chunk(self, x: torch.Tensor, cache: StreamingCache) -> torch.Tensor:
-        """One chunk (B, c, D) through all blocks with the cached left context."""
-        n_cached = 0 if cache.kv[0] is None else cache.kv[0][0].size(2)
-        pos = self.rel_pos(x.size(1), n_cached + x.size(1))
-        att_mask = x.new_ones(1, x.size(1), n_cached + x.size(1), dtype=torch.bool)
-        keep = cache.num_left_chunks * cache.chunk_size if cache.num_left_chunks >= 0 else None
-        for i, layer in enumerate(self.encoders):
-            x, kv, cache.conv[i] = layer.forward_chunk(x, att_mask, pos, cache.kv[i], cache.conv[i])
-            if keep is not None:
-                kv = (kv[0][:, :, kv[0].size(2) - min(keep, kv[0].size(2)):],
-                      kv[1][:, :, kv[1].size(2) - min(keep, kv[1].size(2)):])
-            cache.kv[i] = kv
-        cache.offset += x.size(1)
-        return self.after_norm(x)
 
     def streaming_forward(
         self,
@@ -285,7 +324,7 @@ class DualModeConformerEncoder(AbsEncoder):
         num_left_chunks: Optional[int] = None,
         feed_frames: Optional[int] = None,
     ) -> torch.Tensor:
-        """Run a whole (unpadded) utterance batch (B, T, idim) through ``forward_chunk``.
+        """Run a whole (unpadded) utterance batch (B, T, idim) through ``accept_feats``.
 
         ``feed_frames`` is how many feature frames arrive per call (default: one chunk's
         worth, ``chunk_size * subsampling``).
@@ -295,6 +334,6 @@ class DualModeConformerEncoder(AbsEncoder):
         step = feed_frames or cache.chunk_size * self.subsampling
         outs = []
         for start in range(0, xs.size(1), step):
-            y, cache = self.forward_chunk(xs[:, start:start + step], cache, is_final=start + step >= xs.size(1))
+            y, cache = self.accept_feats(xs[:, start:start + step], cache, is_final=start + step >= xs.size(1))
             outs.append(y)
         return torch.cat(outs, dim=1)

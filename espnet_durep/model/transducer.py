@@ -295,7 +295,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
     # -------------------------------------------------------------- inference
     @property
     def streaming_encoder(self) -> DualModeConformerEncoder:
-        """The causal encoder: ``init_cache`` / ``forward_chunk`` for chunked streaming."""
+        """The causal encoder: ``init_cache`` / ``accept_feats`` (over ``forward_chunk``) for chunked streaming."""
         return self.encoder.causal
 
     @torch.no_grad()
@@ -309,7 +309,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Encoder output to decode from normalised features (B, T, idim).
 
-        mode "stream": the causal encoder with chunk masks (what ``forward_chunk`` gives);
+        mode "stream": the causal encoder with chunk masks (what ``accept_feats`` gives);
         mode "full": the look-ahead second pass over the chunked causal output.
         Returns (B, T', D) and (B,) lengths.
         """

@@ -8,8 +8,9 @@
     result = stream.finalize()                                   # text + token times
 
 Streaming runs the waveform through :class:`~espnet_durep.streaming.frontend.StreamingFeatures`,
-the encoder's ``forward_chunk`` (cached attention keys/values, convolution context and
-subsampling buffer) and an incremental search; CTC/attention models finish with
+the encoder's ``accept_feats`` (a feature buffer over the tensor-cache chunk step
+``forward_chunk``: attention keys/values and convolution context of every block) and an
+incremental search; CTC/attention models finish with
 attention rescoring of the CTC n-best (``streaming_search: attention_rescoring``),
 transducer models with their own beam.  Full context uses ESPnet's joint CTC/attention
 beam search (``full_search: joint``) or the same searches as streaming.
@@ -336,7 +337,7 @@ class StreamingSession:
         return self.cache.chunk_size
 
     def _feed(self, feats: torch.Tensor, is_final: bool) -> None:
-        enc, self.cache = self.s2t.encoder.forward_chunk(feats[None].to(self.s2t.device), self.cache, is_final)
+        enc, self.cache = self.s2t.encoder.accept_feats(feats[None].to(self.s2t.device), self.cache, is_final)
         self.search.advance(enc[0])
         if not self.s2t.transducer and self.s2t.streaming_search == "attention_rescoring":
             self._enc.append(enc[0])

@@ -74,15 +74,65 @@ def test_cached_keys_values_stay_bounded(left):
     x = torch.randn(1, 400, IDIM)
     with torch.no_grad():
         for start in range(0, 400, 13):
-            enc.forward_chunk(x[:, start:start + 13], cache)
-            for k, v in cache.kv:
-                if left >= 0:
-                    assert k.size(2) == v.size(2) == min(cache.offset, left * chunk)
-                else:
-                    assert k.size(2) == v.size(2) == cache.offset
-            assert cache.frames.size(1) < chunk
-            assert cache.feats.size(1) < enc.embed.receptive_field  # only an unfinished window
+            enc.accept_feats(x[:, start:start + 13], cache)
+            n_layers, batch, heads, cached, width = cache.att_cache.shape
+            assert (n_layers, batch, heads, width) == (len(enc.encoders), 1, 2, 2 * enc.encoders[0].self_attn.d_k)
+            assert cached == (min(cache.offset, left * chunk) if left >= 0 else cache.offset)
+            assert cache.cnn_cache.shape == (len(enc.encoders), 1, enc.output_size(), enc.encoders[0].conv.cache_frames)
+            assert cache.feats.size(1) < enc.chunk_window(chunk)  # only an unfinished chunk window
     assert cache.offset > 10 * left * chunk
+
+
+@both_variants
+def test_tensor_chunk_step_equals_the_buffered_stream(conv_mode, input_layer):
+    """forward_chunk on explicit windows and stacked caches gives the masked stream pass, and
+    one step advances a batch of streams exactly as each stream alone."""
+    enc = make_encoder(conv_mode=conv_mode, input_layer=input_layer)
+    chunk, left = 3, 1
+    window, hop = enc.chunk_window(chunk), chunk * enc.subsampling
+    x = torch.randn(2, window + 4 * hop, IDIM)
+    with torch.no_grad():
+        expected, _, _ = enc(x, torch.tensor([x.size(1)] * 2), mode="stream", chunk_size=chunk, num_left_chunks=left)
+        cache = enc.init_cache(2, chunk, left)
+        att, cnn, outs = cache.att_cache, cache.cnn_cache, []
+        for start in range(0, x.size(1) - window + 1, hop):
+            ys, att, cnn = enc.forward_chunk(x[:, start:start + window], left * chunk, att, cnn)
+            assert ys.size(1) == chunk and att.size(3) <= left * chunk
+            outs.append(ys)
+        alone, _, _ = enc.forward_chunk(x[1:, :window], left * chunk, cache.att_cache[:, 1:], cache.cnn_cache[:, 1:])
+    torch.testing.assert_close(torch.cat(outs, dim=1), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(alone, outs[0][1:], atol=1e-5, rtol=1e-5)
+
+
+class ChunkStep(torch.nn.Module):
+    """``forward_chunk`` with its left context fixed, as an exporter would wrap it."""
+
+    def __init__(self, enc, required_cache_size: int):
+        super().__init__()
+        self.enc, self.required_cache_size = enc, required_cache_size
+
+    def forward(self, xs, att_cache, cnn_cache):
+        return self.enc.forward_chunk(xs, self.required_cache_size, att_cache, cnn_cache)
+
+
+def test_tensor_chunk_step_traces_and_replays_with_new_cache_contents():
+    """torch.jit.trace of one step (the route to ONNX) reproduces eager steps on new inputs."""
+    enc = make_encoder()
+    chunk, left = 2, 2
+    window = enc.chunk_window(chunk)
+    cache = enc.init_cache(1, chunk, left)
+    x = torch.randn(1, window + 40 * chunk * enc.subsampling, IDIM)
+    with torch.no_grad():
+        att, cnn = cache.att_cache, cache.cnn_cache
+        for start in range(0, 3 * chunk * enc.subsampling, chunk * enc.subsampling):  # fill the left context
+            _, att, cnn = enc.forward_chunk(x[:, start:start + window], left * chunk, att, cnn)
+        step = torch.jit.trace(ChunkStep(enc, left * chunk), (x[:, :window], att, cnn), check_trace=False)
+        for start in range(3 * chunk * enc.subsampling, 10 * chunk * enc.subsampling, chunk * enc.subsampling):
+            got = step(x[:, start:start + window], att, cnn)
+            want = enc.forward_chunk(x[:, start:start + window], left * chunk, att, cnn)
+            for g, w in zip(got, want):
+                torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+            att, cnn = want[1], want[2]
 
 
 # ---------------------------------------------------------------------- look-ahead

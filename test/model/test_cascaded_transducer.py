@@ -133,7 +133,7 @@ def test_streaming_inference_equals_the_masked_stream_pass(tmp_path, toy_batch):
     cache = model.streaming_encoder.init_cache(1, 2)
     with torch.no_grad():
         for start in range(0, feats.size(1), 8):
-            frames, cache = model.streaming_encoder.forward_chunk(
+            frames, cache = model.streaming_encoder.accept_feats(
                 feats[:, start:start + 8], cache, is_final=start + 8 >= feats.size(1))
             chunked.advance(frames[0])
     whole.advance(enc[0, : int(lens[0])])

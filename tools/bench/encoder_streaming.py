@@ -2,7 +2,7 @@
 """CPU latency benchmark of the dual-mode Conformer encoder in streaming and full mode.
 
 Random weights, eval mode, no autograd, one utterance of random 80-dim features.
-Per-chunk latency of the cached ``forward_chunk`` path is measured for chunks emitted
+Per-chunk latency of the cached ``accept_feats`` / ``forward_chunk`` path is measured for chunks emitted
 around two points of the utterance (default 10 s and 60 s), with bounded and unlimited
 left context, next to a naive baseline that re-encodes the whole prefix with the masked
 streaming ``forward`` for every chunk.  Encoder real-time factors (compute time / audio
@@ -86,8 +86,8 @@ def stream_pass(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, 
     samples, total, emitted = [], 0.0, 0
     for start in range(0, feats.size(1), step):
         tic = time.perf_counter()
-        out, cache = enc.forward_chunk(feats[:, start:start + step], cache,
-                                       is_final=start + step >= feats.size(1))
+        out, cache = enc.accept_feats(feats[:, start:start + step], cache,
+                                      is_final=start + step >= feats.size(1))
         elapsed = time.perf_counter() - tic
         total += elapsed
         n_chunks = -(-out.size(1) // chunk)
@@ -164,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Row]:
                 samples += pass_samples
                 total += pass_total
             name = "bounded" if left >= 0 else "unlimited"
-            rows[name] = Row("cached forward_chunk", "unlimited" if left < 0 else str(left),
+            rows[name] = Row("cached accept_feats", "unlimited" if left < 0 else str(left),
                              median_p90(around(samples, args.points[0], window)),
                              median_p90(around(samples, args.points[1], window)),
                              total / args.repeats / args.utt_seconds)
