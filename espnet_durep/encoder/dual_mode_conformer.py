@@ -257,6 +257,7 @@ class DualModeConformerEncoder(AbsEncoder):
         required_cache_size: int,
         att_cache: torch.Tensor,
         cnn_cache: torch.Tensor,
+        att_cache_mask: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One streaming step: a chunk of features and the caches in, its encoder frames out.
 
@@ -271,6 +272,8 @@ class DualModeConformerEncoder(AbsEncoder):
                 (``num_left_chunks * chunk_size``; < 0 keeps all).
             att_cache: (L, B, H, Tc, 2 * d_k) keys | values of the left context (Tc >= 0).
             cnn_cache: (L, B, D, K') convolution left context.
+            att_cache_mask: (B, Tc) bool, False where a stream's cache is padding (streams
+                of a batch with less history are left-padded); None: all valid.
         Returns:
             (B, c, D) encoder frames, the new att_cache (L, B, H, Tc', 2 * d_k) with
             Tc' = Tc + c, or at most ``required_cache_size``, and the new cnn_cache.
@@ -279,6 +282,9 @@ class DualModeConformerEncoder(AbsEncoder):
         n_cached = att_cache.size(3)
         pos = self.rel_pos(x.size(1), n_cached + x.size(1))
         att_mask = x.new_ones(1, x.size(1), n_cached + x.size(1), dtype=torch.bool)
+        if att_cache_mask is not None:
+            att_mask = torch.cat([att_cache_mask[:, None, :].expand(-1, x.size(1), -1),
+                                  att_mask[:, :, n_cached:].expand(x.size(0), -1, -1)], dim=2)
         new_att, new_cnn = [], []
         for i, layer in enumerate(self.encoders):
             k, v = att_cache[i].chunk(2, dim=-1)
