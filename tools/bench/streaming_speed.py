@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Encoder speed side by side: ESPnet's Conformer and contextual-block Conformer next to ours.
+
+One process, random weights, eval mode, no autograd, random 80-dim features, one CPU thread
+by default. All encoders have the same architecture (default 12 blocks, d=256, FFN 2048,
+4 heads, conv kernel 31, conv2d x4: ~33 M parameters). Streaming uses ``--chunk_size``
+encoder frames (16 = 640 ms); ESPnet's contextual-block encoder gets our chunk as its hop,
+one more chunk of look-ahead and a block of 2.5 chunks (its 40 / 16 / 16 default ratio).
+
+Systems, for each audio length (default 10 s and 60 s):
+
+* ``espnet full``: ``ConformerEncoder.forward`` over the whole utterance;
+* ``ours full``: ``DualModeConformerEncoder.forward(mode="full")``;
+* ``espnet contextual-block``: its streaming inference (``infer_mode=True``), one hop of
+  features per call;
+* ``ours stream left N`` / ``unlimited``: ``accept_feats`` with one chunk of features per call;
+* ``ours traced left N``: the tensor chunk step ``forward_chunk`` traced with
+  ``torch.jit.trace`` (after the left context has filled; the first chunks run eagerly);
+* ``ours batched B=k``: ``EncoderStreamBatch`` advancing k streams of that length in lockstep;
+  its RTF is per stream (compute / (k x audio)).
+
+Printed: RTF (compute / audio time), the median and p90 compute per chunk call (ms), the
+ratios against the targets of the streaming work, and a breakdown of where one streaming
+chunk's time goes (per component, timed with forward hooks; the rest is glue code).
+
+Example::
+
+    python tools/bench/streaming_speed.py                 # ~33 M parameters, a few minutes
+    python tools/bench/streaming_speed.py --quick         # tiny models, smoke check
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from bench_common import median_p90, print_table
+from espnet_durep._offline import import_offline
+from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+from espnet_durep.streaming.stream_batch import EncoderStreamBatch
+
+FEATURE_DIM = 80
+FRAME_SHIFT_S = 0.01
+MODEL = dict(output_size=256, attention_heads=4, linear_units=2048, num_blocks=12, cnn_module_kernel=31)
+QUICK_MODEL = dict(output_size=32, attention_heads=2, linear_units=64, num_blocks=2, cnn_module_kernel=5)
+
+
+@dataclass
+class Result:
+    system: str
+    seconds: float         # audio per stream
+    compute_s: float       # total compute
+    streams: int = 1
+    calls_ms: Optional[List[float]] = None  # compute per chunk call
+
+    @property
+    def rtf(self) -> float:
+        return self.compute_s / (self.streams * self.seconds)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0], help="audio lengths (s)")
+    p.add_argument("--chunk_size", type=int, default=16, help="chunk in encoder frames (16 = 640 ms)")
+    p.add_argument("--left_chunks", type=int, default=4, help="bounded left context in chunks")
+    p.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4, 16], help="streams per batched step")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument("--quick", action="store_true", help="tiny models, 3 s of audio (smoke check)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds, args.batch_sizes = [3.0], [1, 4]
+    return args
+
+
+def timed(fn: Callable, *a):
+    tic = time.perf_counter()
+    out = fn(*a)
+    return out, time.perf_counter() - tic
+
+
+def espnet_encoders(model: dict, chunk: int):
+    import_offline("espnet2.tasks.asr")
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+    from espnet2.asr.encoder.contextual_block_conformer_encoder import ContextualBlockConformerEncoder
+
+    common = dict(output_size=model["output_size"], attention_heads=model["attention_heads"],
+                  linear_units=model["linear_units"], num_blocks=model["num_blocks"],
+                  cnn_module_kernel=model["cnn_module_kernel"], dropout_rate=0.0, positional_dropout_rate=0.0,
+                  attention_dropout_rate=0.0, input_layer="conv2d", macaron_style=True, use_cnn_module=True)
+    full = ConformerEncoder(FEATURE_DIM, pos_enc_layer_type="rel_pos", selfattention_layer_type="rel_selfattn",
+                            rel_pos_type="latest", **common).eval()
+    block = ContextualBlockConformerEncoder(FEATURE_DIM, block_size=round(2.5 * chunk), hop_size=chunk,
+                                            look_ahead=chunk, **common).eval()
+    return full, block
+
+
+def run_espnet_block(enc, feats: torch.Tensor, hop_frames: int) -> Result:
+    states, calls = None, []
+    n = feats.size(1)
+    for start in range(0, n, hop_frames):
+        piece = feats[:, start:start + hop_frames]
+        final = start + hop_frames >= n
+        (_, _, states), dt = timed(enc, piece, torch.tensor([piece.size(1)]), states, final, True)
+        calls.append(1000 * dt)
+    return Result("espnet contextual-block", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+
+
+def run_ours_stream(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> Result:
+    cache, calls = enc.init_cache(1, chunk, left), []
+    step, n = chunk * enc.subsampling, feats.size(1)
+    for start in range(0, n, step):
+        _, dt = timed(enc.accept_feats, feats[:, start:start + step], cache, start + step >= n)
+        calls.append(1000 * dt)
+    name = f"ours stream left {left}" if left >= 0 else "ours stream unlimited"
+    return Result(name, n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+
+
+class ChunkStep(torch.nn.Module):
+    def __init__(self, enc: DualModeConformerEncoder, required_cache_size: int):
+        super().__init__()
+        self.enc, self.required_cache_size = enc, required_cache_size
+
+    def forward(self, xs, att_cache, cnn_cache):
+        return self.enc.forward_chunk(xs, self.required_cache_size, att_cache, cnn_cache)
+
+
+def run_ours_traced(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> Result:
+    """Eager until the left context is full, then the traced step (fixed cache shape)."""
+    keep, window, hop = left * chunk, enc.chunk_window(chunk), chunk * enc.subsampling
+    cache = enc.init_cache(1, chunk, left)
+    att, cnn = cache.att_cache, cache.cnn_cache
+    starts = list(range(0, feats.size(1) - window + 1, hop))
+    calls, traced = [], None
+    for i, start in enumerate(starts):
+        xs = feats[:, start:start + window]
+        if i == left and traced is None:
+            traced = torch.jit.trace(ChunkStep(enc, keep), (xs, att, cnn), check_trace=False)
+        step = traced if traced is not None else ChunkStep(enc, keep)
+        (_, att, cnn), dt = timed(step, xs, att, cnn)
+        calls.append(1000 * dt)
+    return Result(f"ours traced left {left}", feats.size(1) * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+
+
+def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int, k: int) -> Result:
+    batch = EncoderStreamBatch(enc, chunk, left)
+    streams = [feats[0] + 0.01 * i for i in range(k)]  # k different streams of the same length
+    for i in range(k):
+        batch.add(i)
+    step, n, total = chunk * enc.subsampling, feats.size(1), 0.0
+
+    def advance():
+        while batch.ready():
+            batch.step()
+
+    for start in range(0, n, step):
+        for i, x in enumerate(streams):
+            batch.accept(i, x[start:start + step])
+        total += timed(advance)[1]
+    total += sum(timed(batch.finish, i)[1] for i in range(k))
+    return Result(f"ours batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
+
+
+def breakdown(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> List[List[str]]:
+    """Compute per streaming chunk by component (each component's streaming method wrapped
+    with a timer); the rest is glue code outside them (buffering, cache slicing and
+    stacking, Python per layer)."""
+    parts = {"subsampling": [(enc.embed, "forward")], "positions": [(enc.rel_pos, "forward")]}
+    for name in ("ff_macaron", "self_attn", "ff"):
+        parts[name] = [(getattr(layer, name), "forward") for layer in enc.encoders if getattr(layer, name) is not None]
+    parts["conv"] = [(layer.conv, "forward_chunk") for layer in enc.encoders]
+    norms = [m for layer in enc.encoders for m in (layer.norm_ff_macaron, layer.norm_mha, layer.norm_conv,
+                                                  layer.norm_ff, layer.norm_final) if m is not None]
+    parts["layer norms"] = [(m, "forward") for m in norms + [enc.after_norm]]
+    spent = {name: 0.0 for name in parts}
+
+    def timer(name: str, method: Callable) -> Callable:
+        def timed_method(*a, **kw):
+            tic = time.perf_counter()
+            out = method(*a, **kw)
+            spent[name] += time.perf_counter() - tic
+            return out
+        return timed_method
+
+    wrapped = [(m, attr) for targets in parts.values() for m, attr in targets]
+    for name, targets in parts.items():
+        for m, attr in targets:
+            setattr(m, attr, timer(name, getattr(m, attr)))
+    try:
+        run = run_ours_stream(enc, feats, chunk, left)
+    finally:
+        for m, attr in wrapped:
+            delattr(m, attr)  # back to the class method
+    n_calls, total = len(run.calls_ms), run.compute_s
+    rows = [[name, f"{1000 * t / n_calls:.2f}", f"{100 * t / total:.0f} %"] for name, t in spent.items()]
+    rest = total - sum(spent.values())
+    rows.append(["glue (outside the components)", f"{1000 * rest / n_calls:.2f}", f"{100 * rest / total:.0f} %"])
+    rows.append(["total (timers included)", f"{1000 * total / n_calls:.2f}", "100 %"])
+    return rows
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = QUICK_MODEL if args.quick else MODEL
+    chunk, left = args.chunk_size, args.left_chunks
+    ours = DualModeConformerEncoder(FEATURE_DIM, input_layer="conv2d", conv_mode="chunk", dropout_rate=0.0,
+                                    positional_dropout_rate=0.0, **model).eval()
+    espnet_full, espnet_block = espnet_encoders(model, chunk)
+    sizes = {name: sum(p.numel() for p in m.parameters())
+             for name, m in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block))}
+    print(f"model {model}, chunk {chunk} frames = {ours.chunk_ms(chunk):.0f} ms, left {left} chunks, "
+          f"threads {torch.get_num_threads()}; parameters: " + ", ".join(f"{k} {v / 1e6:.1f} M" for k, v in sizes.items()))
+    results: Dict[str, Result] = {}
+    hop = chunk * ours.subsampling
+    with torch.inference_mode():
+        warm = torch.randn(1, 3 * hop + 20, FEATURE_DIM)
+        espnet_full(warm, torch.tensor([warm.size(1)]))
+        run_ours_stream(ours, warm, chunk, left)
+        for seconds in args.seconds:
+            feats = torch.randn(1, round(seconds / FRAME_SHIFT_S), FEATURE_DIM)
+            lens = torch.tensor([feats.size(1)])
+            runs = [Result("espnet full", seconds, timed(espnet_full, feats, lens)[1]),
+                    Result("ours full", seconds, timed(ours, feats, lens, None, "full")[1]),
+                    run_espnet_block(espnet_block, feats, hop),
+                    run_ours_stream(ours, feats, chunk, left),
+                    run_ours_stream(ours, feats, chunk, -1),
+                    run_ours_traced(ours, feats, chunk, left)]
+            runs += [run_ours_batched(ours, feats, chunk, left, k) for k in args.batch_sizes]
+            for r in runs:
+                results[f"{r.system} @{seconds:g}s"] = r
+        lines = []
+        for key, r in results.items():
+            med, p90 = median_p90(r.calls_ms) if r.calls_ms else (None, None)
+            lines.append([r.system, f"{r.seconds:g}", f"{r.rtf:.4f}", "-" if med is None else f"{med:.1f}",
+                          "-" if p90 is None else f"{p90:.1f}"])
+        print()
+        print_table(["system", "audio (s)", "RTF", "chunk med (ms)", "chunk p90 (ms)"], lines)
+        print()
+        report_targets(results, args, left)
+        print(f"\nwhere one streaming chunk's time goes (ours stream left {left}, {args.seconds[0]:g} s):")
+        print_table(["component", "ms per chunk", "share"],
+                    breakdown(ours, torch.randn(1, round(args.seconds[0] / FRAME_SHIFT_S), FEATURE_DIM), chunk, left))
+    return results
+
+
+def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: int) -> None:
+    def r(system: str, seconds: float) -> Result:
+        return results[f"{system} @{seconds:g}s"]
+
+    stream = f"ours stream left {left}"
+    short, long_ = args.seconds[0], args.seconds[-1]
+    checks = [(f"ours stream / ours full RTF at {short:g} s", r(stream, short).rtf / r("ours full", short).rtf, 1.3)]
+    for s in args.seconds:
+        checks.append((f"ours stream / espnet contextual-block RTF at {s:g} s",
+                       r(stream, s).rtf / r("espnet contextual-block", s).rtf, 0.33))
+    checks.append((f"ours stream chunk median {long_:g} s / {short:g} s",
+                   median_p90(r(stream, long_).calls_ms)[0] / median_p90(r(stream, short).calls_ms)[0], 1.1))
+    biggest = max(args.batch_sizes)
+    checks.append((f"batched B={biggest} / B=1 cost per stream at {short:g} s",
+                   r(f"ours batched B={biggest} left {left}", short).rtf / r(f"ours batched B=1 left {left}", short).rtf,
+                   0.5))
+    print_table(["ratio", "measured", "target", "met"],
+                [[name, f"{value:.2f}", f"<= {target:g}", "yes" if value <= target else "NO"]
+                 for name, value, target in checks])
+
+
+if __name__ == "__main__":
+    main()
