@@ -67,6 +67,8 @@ def read_audio(spec: str) -> Tuple[np.ndarray, int]:
         if proc.returncode != 0:
             raise BadUtterance(f"command '{spec[:-1].strip()}' failed: {proc.stderr.decode(errors='replace').strip()}")
         source = io.BytesIO(proc.stdout)
+    elif not Path(spec).is_file():
+        raise BadUtterance(f"audio file not found: {spec}")
     else:
         source = spec
     try:

@@ -44,3 +44,28 @@ def test_invalid_settings_are_rejected(tmp_path):
     assert "test set 'dv' is also the training or validation set" in durep(work, *common, "--test_sets", "dv").stderr
     assert "unknown mode 'offline'" in durep(work, *common, "--test_sets", "ev", "--decode_modes", "offline").stderr
     assert "--train_set is required" in durep(work).stderr
+
+
+def test_a_test_set_that_decodes_nothing_stops_with_the_reason(tmp_path):
+    """Stage 10 with no decodable utterance: a clear error pointing at failed_utts, not a
+    silent exit (grep finding no timing row under set -e -o pipefail)."""
+    import copy
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tiny_asr import TINY_CONFIG, save_experiment
+
+    work = recipe(tmp_path, "true\n")
+    (work / "exp").mkdir()
+    save_experiment(work / "exp", "student", copy.deepcopy(TINY_CONFIG), ["--token_type", "char"])
+    ev = work / "dump" / "raw" / "ev"
+    ev.mkdir(parents=True)
+    (ev / "wav.scp").write_text(f"u1 {tmp_path / 'gone1.wav'}\nu2 {tmp_path / 'gone2.wav'}\n")
+    (ev / "text").write_text("u1 A\nu2 B\n")
+    done = durep(work, "--train_set", "tr", "--valid_set", "dv", "--test_sets", "ev", "--skip_teacher", "true",
+                 "--stage", "10", "--stop_stage", "10", "--inference_model", "model.pth", "--decode_modes", "full",
+                 "--inference_nj", "1", "--inference_args", "--beam_size 2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no utterance of ev could be decoded" in done.stderr and "failed_utts" in done.stderr
+    failed = (work / "exp" / "student" / "decode_full" / "ev" / "failed_utts").read_text()
+    assert "u1 audio file not found" in failed and "u2 audio file not found" in failed

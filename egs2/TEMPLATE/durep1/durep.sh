@@ -237,10 +237,13 @@ decode_model() {
         fi
       done
       cat "${logdir}"/output.*/failed_utts > "${dir}/failed_utts"
+      if [ "$(num_lines "${dir}/failed_utts")" -ge "$(num_lines "${dumpdir}/raw/${test_set}/wav.scp")" ]; then
+        die "no utterance of ${test_set} could be decoded in ${dir}; the reason for each is in ${dir}/failed_utts"
+      fi
       if [ -s "${dir}/failed_utts" ]; then
         log "WARNING: $(num_lines "${dir}/failed_utts") utterances could not be decoded (empty hypotheses), see ${dir}/failed_utts"
       fi
-      cat "${logdir}"/output.*/timing | grep -v '^#' | LC_ALL=C sort > "${dir}/timing"
+      { grep -hv '^#' "${logdir}"/output.*/timing || true; } | LC_ALL=C sort > "${dir}/timing"
       run_logged "${logdir}/merge_metrics.log" ${python} "${make_results}" merge_metrics \
         "${dir}/metrics.json" "${logdir}"/output.*/metrics.json
       log "decoded ${dir}"

@@ -4,8 +4,9 @@
 Every utterance of the output has its own audio file at the target sample rate, mono,
 listed in ``wav.scp`` with an absolute path, and its length in ``utt2num_samples``.
 Files that already qualify are referenced in place (no copy); segments of long
-recordings are cut, and other rates or channel counts converted, with sox into
-``DST/audio/<utt>.flac``. Each audio file is opened (readability check): a missing,
+recordings are cut, other rates or channel counts converted, and the output of Kaldi
+``command |`` entries (``sox f.wav -t wav - |``, ``flac -c -d -s f.flac |``) written, with
+sox into ``DST/audio/<utt>.flac``. Each audio file is opened (readability check): a missing,
 corrupt or empty file stops the stage, naming the wav.scp line and the utterance.
 
 Run in parallel parts, then merge::
@@ -22,7 +23,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from kaldi_dir import DataDir, DataDirError, Segment, audio_info, read_table, validate, write_table
+import soundfile
+
+from kaldi_dir import DataDir, DataDirError, Segment, audio_info, is_pipe, read_pipe, read_table, validate, write_table
 from split_scp import split_evenly
 
 
@@ -40,14 +43,27 @@ def sox_convert(src: str, dst: Path, fs: int, segment: Optional[Segment] = None)
 
 
 def format_utterance(data: DataDir, utt: str, dst: Path, fs: int) -> str:
-    """Absolute path of a per-utterance audio file for ``utt`` at ``fs`` Hz, mono."""
+    """Absolute path of a per-utterance audio file for ``utt`` at ``fs`` Hz, mono.
+
+    A ``command |`` recording is run once per utterance and its output written to a file.
+    """
     rec = data.recording_of(utt)
     audio = data.wav_scp[rec]
-    info = audio_info(audio)
     segment = data.segments[utt] if data.segments is not None else None
+    out = dst / "audio" / f"{utt}.flac"
+    if is_pipe(audio):
+        samples, rate = read_pipe(audio)
+        raw = dst / "audio" / f"{utt}.pipe.wav"
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(raw, samples, rate, subtype="FLOAT")
+        try:
+            sox_convert(str(raw), out, fs, segment)
+        finally:
+            raw.unlink()
+        return str(out.resolve())
+    info = audio_info(audio)
     if segment is None and info.samplerate == fs and info.channels == 1:
         return str(Path(audio).resolve())
-    out = dst / "audio" / f"{utt}.flac"
     sox_convert(audio, out, fs, segment)
     return str(out.resolve())
 

@@ -21,6 +21,8 @@ at its source. Command line::
 from __future__ import annotations
 
 import argparse
+import io
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,12 +197,47 @@ def _check_sorted(path: Path) -> List[str]:
     return []
 
 
-def audio_info(audio: str):
-    """``soundfile.info`` of an audio file; ValueError saying why it cannot be used."""
+def is_pipe(audio: str) -> bool:
+    """A Kaldi ``command |`` wav.scp entry (e.g. ``flac -c -d -s f.flac |``)."""
+    return audio.rstrip().endswith("|")
+
+
+def read_pipe(audio: str):
+    """(samples (n, channels) float32, rate) written by a ``command |`` entry; ValueError
+    naming the command when it fails, writes nothing or writes something that is not audio."""
     import soundfile
 
-    if audio.endswith("|"):
-        raise ValueError(f"command pipes are not supported, give an audio file: {audio}")
+    command = audio.rstrip()[:-1].strip()
+    done = subprocess.run(command, shell=True, capture_output=True)
+    if done.returncode != 0:
+        error = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ValueError(f"command failed (exit {done.returncode}{': ' + error[-1] if error else ''}): {command}")
+    if not done.stdout:
+        raise ValueError(f"command wrote no audio: {command}")
+    try:
+        samples, rate = soundfile.read(io.BytesIO(done.stdout), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises several exception types for undecodable bytes
+        raise ValueError(f"command output is not readable audio ({e}): {command}") from None
+    if samples.shape[0] == 0:
+        raise ValueError(f"command output has no samples: {command}")
+    return samples, rate
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    frames: int
+    samplerate: int
+    channels: int
+
+
+def audio_info(audio: str) -> AudioInfo:
+    """Length, rate and channels of an audio file or of a ``command |`` entry's output;
+    ValueError saying why it cannot be used."""
+    import soundfile
+
+    if is_pipe(audio):
+        samples, rate = read_pipe(audio)
+        return AudioInfo(samples.shape[0], rate, samples.shape[1])
     if not Path(audio).is_file():
         raise ValueError(f"audio file not found: {audio}")
     try:
@@ -209,7 +246,7 @@ def audio_info(audio: str):
         raise ValueError(f"audio file not readable ({e}): {audio}") from None
     if info.frames <= 0:
         raise ValueError(f"audio file has no samples: {audio}")
-    return info
+    return AudioInfo(info.frames, info.samplerate, info.channels)
 
 
 def audio_problems(wav_scp_path: Path, data: DataDir) -> List[str]:
