@@ -32,6 +32,7 @@ import logging
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -110,7 +111,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: decode on the GPU")
     parser.add_argument("--num_threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--batch_size", type=int, default=1, help="must be 1 (utterances are decoded one by one)")
     parser.add_argument("--seed", type=int, default=0)
     group = parser.add_argument_group("Input data")
     group.add_argument("--data_path_and_name_and_type", type=str2triple_str, action="append", required=True,
@@ -142,7 +142,6 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--penalty", type=float, default=0.0, help="length bonus (joint search)")
     group.add_argument("--maxlenratio", type=float, default=0.0)
     group.add_argument("--minlenratio", type=float, default=0.0)
-    group.add_argument("--nbest", type=int, default=1, help="must be 1")
     return parser
 
 
@@ -192,8 +191,33 @@ class Writer:
             f.close()
 
 
-def decode_streaming(s2t, wave: torch.Tensor, chunk: int, left: Optional[int], feed_samples: int):
-    """Incremental decode; returns (result, wall_s, first-token finish time s or None, final latency s)."""
+@dataclass
+class DecodeSetting:
+    """How every utterance of a run is decoded."""
+
+    mode: str                       # "full" or "streaming"
+    simulate: bool = False          # streaming by one masked pass
+    chunk: Optional[int] = None     # encoder frames (streaming)
+    left: Optional[int] = None      # left chunks (streaming)
+    feed_samples: Optional[int] = None  # audio per accept_waveform call (streaming)
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == "streaming" and not self.simulate
+
+
+@dataclass
+class Decoded:
+    """One utterance's result and timing (seconds)."""
+
+    result: object
+    wall_s: float
+    final_latency_s: float
+    first_token_s: Optional[float] = None  # audio-clock time the first token was out (incremental)
+
+
+def decode_streaming(s2t, wave: torch.Tensor, chunk: int, left: Optional[int], feed_samples: int) -> Decoded:
+    """Incremental decode against a real-time clock (audio arrives at its own pace)."""
     from espnet_durep.metrics.latency import RealTimeClock
 
     stream = s2t.stream(chunk_size=chunk, num_left_chunks=left)
@@ -207,7 +231,89 @@ def decode_streaming(s2t, wave: torch.Tensor, chunk: int, left: Optional[int], f
             first_token_s = finish
     result = stream.finalize()
     final_latency_s = clock.finish_s - clock.audio_s + stream.finalize_s
-    return result, clock.compute_s + stream.finalize_s, first_token_s, final_latency_s
+    return Decoded(result, clock.compute_s + stream.finalize_s, final_latency_s, first_token_s)
+
+
+def decode_utterance(s2t, wave: torch.Tensor, setting: DecodeSetting) -> Decoded:
+    if setting.incremental:
+        return decode_streaming(s2t, wave, setting.chunk, setting.left, setting.feed_samples)
+    start = time.perf_counter()
+    if setting.mode == "full":
+        result = s2t.decode_full(wave)
+    else:
+        result = s2t.decode_simulated_streaming(wave, setting.chunk, setting.left)
+    wall = time.perf_counter() - start
+    return Decoded(result, wall, wall)
+
+
+class Metrics:
+    """Counts, times and latencies of a run, written as ``metrics.json``."""
+
+    def __init__(self):
+        self.n_utts = self.n_failed = 0
+        self.audio_s = self.wall_s = 0.0
+        self.first_latencies: List[float] = []
+        self.final_latencies: List[float] = []
+        self.delays: List[float] = []
+
+    def failed(self) -> None:
+        self.n_utts += 1
+        self.n_failed += 1
+
+    def add(self, audio_s: float, decoded: Decoded, first_token_ms: Optional[float], delays: List[float]) -> None:
+        self.n_utts += 1
+        self.audio_s += audio_s
+        self.wall_s += decoded.wall_s
+        self.final_latencies.append(1000 * decoded.final_latency_s)
+        if first_token_ms is not None:
+            self.first_latencies.append(first_token_ms)
+        self.delays += delays
+
+    def as_dict(self, s2t, setting: DecodeSetting, num_threads: int, device: str) -> dict:
+        from espnet_durep.metrics.latency import summarise
+
+        streaming = setting.mode == "streaming"
+        latency = s2t.algorithmic_latency(setting.chunk) if streaming else None
+        return {
+            "decode_mode": setting.mode + ("_simulated" if setting.simulate else ""),
+            "search": s2t.search_name("stream" if streaming else "full"),
+            "chunk_size_frames": setting.chunk,
+            "chunk_ms": s2t.chunk_ms(setting.chunk) if streaming else None,
+            "num_left_chunks": setting.left if streaming else None,
+            "num_threads": num_threads,
+            "device": device,
+            "algorithmic_latency_ms": latency.worst_ms if latency else None,
+            "algorithmic_latency_avg_ms": latency.average_ms if latency else None,
+            "num_utts": self.n_utts,
+            "num_failed_utts": self.n_failed,
+            "audio_seconds": self.audio_s,
+            "wall_seconds": self.wall_s,
+            "rtf": self.wall_s / self.audio_s if self.audio_s > 0 else None,
+            "first_token_latency_ms_mean": float(np.mean(self.first_latencies)) if self.first_latencies else None,
+            "final_latency_ms_mean": float(np.mean(self.final_latencies)) if self.final_latencies else None,
+            "emission_delay_ms": summarise(self.delays),
+        }
+
+
+def reference_times(s2t, wave: torch.Tensor, ref_text: str) -> Tuple[List[int], Optional[List[float]]]:
+    """Reference token ids and their forced-alignment times (ms) on the full-context CTC."""
+    from espnet_durep.metrics.latency import forced_alignment_times_ms
+
+    ref_ids = s2t.text_to_ids(ref_text)
+    return ref_ids, forced_alignment_times_ms(s2t.ctc_log_probs(s2t.encode(wave, "full")), ref_ids, s2t.frame_ms)
+
+
+def build_setting(args, s2t) -> DecodeSetting:
+    if args.decode_mode == "full":
+        return DecodeSetting("full")
+    chunk = s2t.chunk_frames(chunk_size=args.chunk_size)
+    left = args.num_left_chunks if args.num_left_chunks is not None else s2t.encoder.num_left_chunks
+    feed_ms = args.feed_ms or s2t.chunk_ms(chunk)
+    logging.info("streaming: chunk %d frames = %.0f ms, left chunks %s, fed %.0f ms at a time%s",
+                 chunk, s2t.chunk_ms(chunk), left, feed_ms,
+                 " (simulated with one masked pass)" if args.simulate_streaming else "")
+    return DecodeSetting("streaming", args.simulate_streaming, chunk, left,
+                         max(1, int(round(feed_ms * s2t.sample_rate / 1000))))
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> int:
@@ -215,14 +321,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(cmd)
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    if args.batch_size != 1 or args.nbest != 1:
-        parser.error("--batch_size and --nbest must be 1: utterances are decoded one at a time")
     torch.set_num_threads(args.num_threads)
     torch.manual_seed(args.seed)
     device = "cuda" if args.ngpu > 0 else "cpu"
 
     import espnet_durep  # noqa: F401  (registers the model classes)
-    from espnet_durep.metrics.latency import emission_delays_ms, forced_alignment_times_ms, summarise
+    from espnet_durep.metrics.latency import emission_delays_ms
     from espnet_durep.streaming.recognizer import Speech2TextDualMode
 
     s2t = Speech2TextDualMode(
@@ -230,99 +334,44 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         ctc_weight=args.ctc_weight, full_search=args.full_search, streaming_search=args.streaming_search,
         token_beam=args.token_beam, blank_penalty=args.blank_penalty, penalty=args.penalty, maxlenratio=args.maxlenratio,
         minlenratio=args.minlenratio)
-    streaming = args.decode_mode == "streaming"
-    chunk = s2t.chunk_frames(chunk_size=args.chunk_size) if streaming else None
-    left = args.num_left_chunks if args.num_left_chunks is not None else s2t.encoder.num_left_chunks
-    feed_samples = None
-    if streaming:
-        feed_ms = args.feed_ms or s2t.chunk_ms(chunk)
-        feed_samples = max(1, int(round(feed_ms * s2t.sample_rate / 1000)))
-        logging.info("streaming: chunk %d frames = %.0f ms, left chunks %s, fed %.0f ms at a time%s",
-                     chunk, s2t.chunk_ms(chunk), left, feed_ms,
-                     " (simulated with one masked pass)" if args.simulate_streaming else "")
+    setting = build_setting(args, s2t)
     refs = read_table(Path(args.ref_text)) if args.ref_text else {}
-
     # warm-up (excluded from timing): one second of low noise through the chosen path
-    warm = 0.01 * torch.randn(s2t.sample_rate, generator=torch.Generator().manual_seed(0))
-    if streaming and not args.simulate_streaming:
-        decode_streaming(s2t, warm, chunk, left, feed_samples)
-    else:
-        s2t.decode_full(warm)
+    decode_utterance(s2t, 0.01 * torch.randn(s2t.sample_rate, generator=torch.Generator().manual_seed(0)), setting)
 
     out = Path(args.output_dir)
-    writer = Writer(out)
-    n_utts = n_failed = 0
-    audio_s = wall_s = 0.0
-    first_latencies: List[float] = []
-    final_latencies: List[float] = []
-    delays: List[float] = []
+    writer, metrics = Writer(out), Metrics()
     try:
         for utt, spec in _utterances(args):
-            n_utts += 1
             try:
                 samples, rate = read_audio(spec)
                 wave = checked_waveform(samples, rate, s2t.sample_rate, s2t.min_samples(), utt)
             except BadUtterance as e:
                 logging.warning("%s: %s; empty hypothesis", utt, e)
                 writer.failure(utt, str(e))
-                n_failed += 1
+                metrics.failed()
                 continue
             duration = wave.numel() / s2t.sample_rate
-            first_s = None
-            start = time.perf_counter()
-            if not streaming:
-                result = s2t.decode_full(wave)
-                wall = time.perf_counter() - start
-                final_s = wall
-            elif args.simulate_streaming:
-                result = s2t.decode_simulated_streaming(wave, chunk, left)
-                wall = time.perf_counter() - start
-                final_s = wall
-            else:
-                result, wall, first_s, final_s = decode_streaming(s2t, wave, chunk, left, feed_samples)
-            ref_ms = None
-            if utt in refs and streaming and not args.simulate_streaming and s2t.has_ctc:
-                ref_ids = s2t.text_to_ids(refs[utt])
-                ref_ms = forced_alignment_times_ms(s2t.ctc_log_probs(s2t.encode(wave, "full")), ref_ids,
-                                                   s2t.frame_ms)
+            decoded = decode_utterance(s2t, wave, setting)
+            first_ms, delays = None, []
+            if utt in refs and setting.incremental and s2t.has_ctc:  # latencies against a forced alignment
+                ref_ids, ref_ms = reference_times(s2t, wave, refs[utt])
                 if ref_ms is not None:
-                    delays += emission_delays_ms(result.token_ids, result.token_times_ms, ref_ids, ref_ms)
-            first_ms = None
-            if first_s is not None and ref_ms:
-                first_ms = 1000 * first_s - ref_ms[0]
-                first_latencies.append(first_ms)
-            final_latencies.append(1000 * final_s)
-            audio_s += duration
-            wall_s += wall
-            writer.result(utt, result)
-            writer.timing_row(utt, duration, wall, first_ms, 1000 * final_s)
-            logging.info("%s (%.2f s, RTF %.3f): %s", utt, duration, wall / duration, result.text)
+                    delays = emission_delays_ms(decoded.result.token_ids, decoded.result.token_times_ms, ref_ids,
+                                                ref_ms)
+                    if decoded.first_token_s is not None and ref_ms:
+                        first_ms = 1000 * decoded.first_token_s - ref_ms[0]
+            metrics.add(duration, decoded, first_ms, delays)
+            writer.result(utt, decoded.result)
+            writer.timing_row(utt, duration, decoded.wall_s, first_ms, 1000 * decoded.final_latency_s)
+            logging.info("%s (%.2f s, RTF %.3f): %s", utt, duration, decoded.wall_s / duration, decoded.result.text)
     finally:
         writer.close()
 
-    latency = s2t.algorithmic_latency(chunk) if streaming else None
-    metrics = {
-        "decode_mode": args.decode_mode + ("_simulated" if streaming and args.simulate_streaming else ""),
-        "search": s2t.search_name("stream" if streaming else "full"),
-        "chunk_size_frames": chunk,
-        "chunk_ms": s2t.chunk_ms(chunk) if streaming else None,
-        "num_left_chunks": left if streaming else None,
-        "num_threads": args.num_threads,
-        "device": device,
-        "algorithmic_latency_ms": latency.worst_ms if latency else None,
-        "algorithmic_latency_avg_ms": latency.average_ms if latency else None,
-        "num_utts": n_utts,
-        "num_failed_utts": n_failed,
-        "audio_seconds": audio_s,
-        "wall_seconds": wall_s,
-        "rtf": wall_s / audio_s if audio_s > 0 else None,
-        "first_token_latency_ms_mean": float(np.mean(first_latencies)) if first_latencies else None,
-        "final_latency_ms_mean": float(np.mean(final_latencies)) if final_latencies else None,
-        "emission_delay_ms": summarise(delays),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    logging.info("decoded %d utterances (%d failed), RTF %s", n_utts, n_failed,
-                 f"{metrics['rtf']:.3f}" if metrics["rtf"] is not None else "-")
+    summary = metrics.as_dict(s2t, setting, args.num_threads, device)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    logging.info("decoded %d utterances (%d failed), RTF %s", metrics.n_utts, metrics.n_failed,
+                 f"{summary['rtf']:.3f}" if summary["rtf"] is not None else "-")
     return 0
 
 

@@ -39,7 +39,6 @@ class StreamingCache:
     feats: (B, n, idim) feature frames not yet consumed (fewer than one chunk step reads).
     att_cache: (L, B, H, Tc, 2 * d_k) keys | values of every block's cached left context.
     cnn_cache: (L, B, D, K') left context of every block's depthwise convolution.
-    offset: encoder frames emitted so far (timestamps; positions are relative).
     """
 
     chunk_size: int
@@ -47,7 +46,6 @@ class StreamingCache:
     feats: torch.Tensor
     att_cache: torch.Tensor
     cnn_cache: torch.Tensor
-    offset: int = 0
 
     @property
     def required_cache_size(self) -> int:
@@ -316,7 +314,6 @@ class DualModeConformerEncoder(AbsEncoder):
             ys, cache.att_cache, cache.cnn_cache = self.forward_chunk(
                 buf[:, :window], cache.required_cache_size, cache.att_cache, cache.cnn_cache)
             buf = buf[:, ys.size(1) * self.subsampling:]
-            cache.offset += ys.size(1)
             outputs.append(ys)
         cache.feats = buf
         if not outputs:

@@ -3,8 +3,7 @@
 Frames are grouped into chunks of ``chunk_size`` encoder frames.  Query frame ``i`` may
 attend key frame ``j`` iff
 
-* ``chunk(j) <= chunk(i)`` (no future chunk), or ``j`` lies within ``right_context``
-  frames after the end of ``chunk(i)`` (optional look-ahead, simulated streaming only);
+* ``chunk(j) <= chunk(i)`` (no future chunk);
 * ``chunk(j) >= chunk(i) - num_left_chunks`` when ``num_left_chunks >= 0``
   (``-1`` = unlimited left context).
 
@@ -19,19 +18,15 @@ def chunk_attention_mask(
     num_frames: int,
     chunk_size: int,
     num_left_chunks: int = -1,
-    right_context: int = 0,
     device: torch.device | None = None,
 ) -> torch.Tensor:
     """Boolean mask (T, T); ``mask[i, j]`` is True where query ``i`` may attend key ``j``."""
     if chunk_size <= 0 or chunk_size >= num_frames:
         return torch.ones(num_frames, num_frames, dtype=torch.bool, device=device)
-    if right_context < 0:
-        raise ValueError(f"right_context must be >= 0, got {right_context}")
     idx = torch.arange(num_frames, device=device)
     chunk = idx // chunk_size
     q_chunk, k_chunk = chunk[:, None], chunk[None, :]
-    chunk_end = (chunk[:, None] + 1) * chunk_size  # first frame after the query's chunk
-    visible = (k_chunk <= q_chunk) | (idx[None, :] < chunk_end + right_context)
+    visible = k_chunk <= q_chunk
     if num_left_chunks >= 0:
         visible &= k_chunk >= q_chunk - num_left_chunks
     return visible

@@ -24,7 +24,6 @@ class _Stream:
     feats: torch.Tensor       # (n, idim) features not yet consumed
     att_cache: torch.Tensor   # (L, H, Tc, 2 * d_k), this stream's own Tc
     cnn_cache: torch.Tensor   # (L, D, K')
-    offset: int = 0           # encoder frames emitted
 
 
 class EncoderStreamBatch:
@@ -102,7 +101,6 @@ class EncoderStreamBatch:
             keep = n + c if self.required_cache_size < 0 else min(n + c, self.required_cache_size)
             s.att_cache = att[:, b, :, att.size(3) - keep:]
             s.cnn_cache = cnn[:, b]
-            s.offset += c
         return list(ys)
 
     def _get(self, stream_id: Hashable) -> _Stream:

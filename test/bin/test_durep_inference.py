@@ -100,4 +100,4 @@ def test_streaming_metrics(experiment, data, tmp_path):
 
 def test_wrong_setting_is_a_usage_error(experiment, data, tmp_path):
     with pytest.raises(SystemExit):
-        _run(experiment, data, tmp_path, "--batch_size", "4")
+        _run(experiment, data, tmp_path, "--decode_mode", "offline")

@@ -11,17 +11,16 @@ from espnet_durep.layers.chunk_mask import chunk_attention_mask, frames_to_ms
 torch.set_num_threads(1)  # tiny tensors: extra threads only add contention
 
 
-def reference_mask(t: int, chunk: int, left: int, right_context: int) -> torch.Tensor:
-    """Query i sees key j iff j is not in a future chunk (or within right_context frames
-    after the query's chunk) and, when left >= 0, j's chunk is at most ``left`` chunks back."""
+def reference_mask(t: int, chunk: int, left: int) -> torch.Tensor:
+    """Query i sees key j iff j is not in a future chunk and, when left >= 0, j's chunk is at
+    most ``left`` chunks back."""
     if chunk <= 0 or chunk >= t:
         return torch.ones(t, t, dtype=torch.bool)
     mask = torch.zeros(t, t, dtype=torch.bool)
     for i in range(t):
         for j in range(t):
             ci, cj = i // chunk, j // chunk
-            chunk_end = (ci + 1) * chunk
-            allowed = cj <= ci or j < chunk_end + right_context
+            allowed = cj <= ci
             if left >= 0 and cj < ci - left:
                 allowed = False
             mask[i, j] = allowed
@@ -29,13 +28,13 @@ def reference_mask(t: int, chunk: int, left: int, right_context: int) -> torch.T
 
 
 @pytest.mark.parametrize(
-    "t,chunk,left,right_context",
-    list(itertools.product([1, 5, 8, 13], [1, 2, 3, 4, 7], [-1, 0, 1, 2], [0, 1, 3])),
+    "t,chunk,left",
+    list(itertools.product([1, 5, 8, 13], [1, 2, 3, 4, 7], [-1, 0, 1, 2])),
 )
-def test_mask_equals_brute_force(t, chunk, left, right_context):
-    got = chunk_attention_mask(t, chunk, left, right_context)
+def test_mask_equals_brute_force(t, chunk, left):
+    got = chunk_attention_mask(t, chunk, left)
     assert got.dtype == torch.bool and got.shape == (t, t)
-    assert torch.equal(got, reference_mask(t, chunk, left, right_context))
+    assert torch.equal(got, reference_mask(t, chunk, left))
 
 
 @pytest.mark.parametrize("t,chunk", [(6, 6), (6, 9), (6, 0), (6, -2), (1, 1)])
@@ -65,11 +64,6 @@ def test_every_query_sees_its_own_chunk_and_no_later_chunk():
         assert mask[i, own].all()
         assert not mask[i, own.stop:].any()
         assert not mask[i, : own.start].any()
-
-
-def test_negative_right_context_is_rejected():
-    with pytest.raises(ValueError, match="right_context"):
-        chunk_attention_mask(8, 2, right_context=-1)
 
 
 @pytest.mark.parametrize("frames,subsampling,shift,expected", [(16, 4, 10.0, 640.0), (1, 6, 10.0, 60.0),

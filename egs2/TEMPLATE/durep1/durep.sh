@@ -228,7 +228,7 @@ decode_model() {
           --data_path_and_name_and_type "${dumpdir}/raw/${test_set}/wav.scp,speech,sound" \
           --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
           --ref_text "${dumpdir}/raw/${test_set}/text" \
-          --ngpu "${inference_ngpu}" --batch_size 1 "${mode_args[@]}" \
+          --ngpu "${inference_ngpu}" "${mode_args[@]}" \
           ${inference_config:+--config "${inference_config}"} ${inference_args}
       mkdir -p "${dir}/1best_recog"
       for f in text token token_int score token_times; do
