@@ -34,6 +34,7 @@ from espnet_durep.distill.teacher_kd import (
     RandomProjectionQuantizer,
     posterior_kd,
 )
+from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.training_steps import TrainingSteps
 
 MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
@@ -92,6 +93,7 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        reject_unsupported_espnet_options(self)
         if mode_schedule not in MODE_SCHEDULES:
             raise ValueError(f"mode_schedule must be one of {MODE_SCHEDULES}, got {mode_schedule!r}")
         if not 0.0 <= stream_weight <= 1.0:

@@ -36,6 +36,7 @@ from espnet_durep.distill.gradient_share import LossTerms
 from espnet_durep.distill.rnnt_kd import RNNTKD
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.training_steps import TrainingSteps
 
 PASSES = ("stream", "lookahead")
@@ -108,6 +109,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
         # ESPnet keeps the decoder as an attention decoder and drops its CTC for weight 0;
         # the transducer losses are computed here, and the CTC head kept when used.
         super().__init__(ctc=ctc, ctc_weight=0.0, **espnet_kwargs)
+        reject_unsupported_espnet_options(self)
         if not isinstance(self.encoder, CascadedConformerEncoder):
             raise TypeError(f"{type(self).__name__} needs encoder: cascaded_conformer, "
                             f"got {type(self.encoder).__name__}")
