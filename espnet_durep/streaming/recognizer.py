@@ -254,6 +254,9 @@ class Speech2TextDualMode:
             ctc, decoder = self._heads("full")
             if decoder is None:
                 raise ValueError("full_search 'joint' needs an attention decoder; use ctc_prefix_beam")
+            if self.beam_size > len(self.token_list):
+                raise ValueError(f"beam_size {self.beam_size} is larger than the vocabulary ({len(self.token_list)} "
+                                 f"tokens): ESPnet's joint search keeps at most one hypothesis per token")
             scorers = {"decoder": decoder, "ctc": CTCPrefixScorer(ctc=ctc, eos=self.model.eos),
                        "length_bonus": LengthBonus(len(self.token_list))}
             weights = {"decoder": 1.0 - self.ctc_weight, "ctc": self.ctc_weight, "length_bonus": self.penalty}

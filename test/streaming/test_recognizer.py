@@ -81,3 +81,9 @@ def test_from_pretrained_directory_and_packed_zip(experiment, tmp_path, wave):
     assert a.token_ids == b.token_ids
     with pytest.raises(FileNotFoundError, match="neither a packed model"):
         Speech2TextDualMode.from_pretrained(tmp_path / "nothing")
+
+
+def test_joint_search_with_a_beam_wider_than_the_vocabulary_is_a_clear_error(experiment, wave):
+    s2t = Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", beam_size=1000, full_search="joint")
+    with pytest.raises(ValueError, match="beam_size 1000 is larger than the vocabulary"):
+        s2t.decode_full(wave)
