@@ -16,8 +16,8 @@ frames; ``chunk_ms`` converts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
@@ -39,6 +39,8 @@ class StreamingCache:
     feats: (B, n, idim) feature frames not yet consumed (fewer than one chunk step reads).
     att_cache: (L, B, H, Tc, 2 * d_k) keys | values of every block's cached left context.
     cnn_cache: (L, B, D, K') left context of every block's depthwise convolution.
+    return_layers: block outputs to collect (0 = subsampling, k = block k), as in ``forward``.
+    layers: {layer: [(B, c, D) per emitted chunk]} collected so far (the caller may pop them).
     """
 
     chunk_size: int
@@ -46,6 +48,8 @@ class StreamingCache:
     feats: torch.Tensor
     att_cache: torch.Tensor
     cnn_cache: torch.Tensor
+    return_layers: Tuple[int, ...] = ()
+    layers: Dict[int, List[torch.Tensor]] = field(default_factory=dict)
 
     @property
     def required_cache_size(self) -> int:
@@ -215,10 +219,7 @@ class DualModeConformerEncoder(AbsEncoder):
         valid = torch.arange(t, device=x.device)[None, :] < olens[:, None]
         att_mask = valid[:, None, :] & chunk_attention_mask(t, chunk, left, device=x.device)[None]
         pos = self.rel_pos(t, t)
-        wanted = set(return_layers)
-        bad = [i for i in wanted if not 0 <= i <= len(self.encoders)]
-        if bad:
-            raise ValueError(f"return_layers {bad} outside 0..{len(self.encoders)}")
+        wanted = self._check_layers(return_layers)
         layers = {0: x} if 0 in wanted else {}
         for i, layer in enumerate(self.encoders, start=1):
             x = layer(x, att_mask, valid, pos, streaming=chunk > 0, chunk_size=chunk)
@@ -226,15 +227,24 @@ class DualModeConformerEncoder(AbsEncoder):
                 layers[i] = x
         return self.after_norm(x), olens, (layers if wanted else None)
 
+    def _check_layers(self, return_layers: Sequence[int]) -> set:
+        wanted = set(return_layers)
+        bad = sorted(i for i in wanted if not 0 <= i <= len(self.encoders))
+        if bad:
+            raise ValueError(f"return_layers {bad} outside 0..{len(self.encoders)}")
+        return wanted
+
     # -------------------------------------------------------------- streaming
     def chunk_window(self, chunk_size: int) -> int:
         """Feature frames one :meth:`forward_chunk` step reads to emit ``chunk_size`` frames."""
         return (chunk_size - 1) * self.subsampling + self.embed.receptive_field
 
     def init_cache(
-        self, batch_size: int = 1, chunk_size: Optional[int] = None, num_left_chunks: Optional[int] = None
+        self, batch_size: int = 1, chunk_size: Optional[int] = None, num_left_chunks: Optional[int] = None,
+        return_layers: Sequence[int] = (),
     ) -> StreamingCache:
-        """Empty cache for a new utterance (chunking defaults to the configured one)."""
+        """Empty cache for a new utterance (chunking defaults to the configured one);
+        ``accept_feats`` collects the outputs of ``return_layers`` in ``cache.layers``."""
         p = next(self.parameters())
         chunk = self.chunk_size if chunk_size is None else int(chunk_size)
         if chunk < 1:
@@ -247,6 +257,7 @@ class DualModeConformerEncoder(AbsEncoder):
             att_cache=p.new_zeros(len(self.encoders), batch_size, attn.h, 0, 2 * attn.d_k),
             cnn_cache=p.new_zeros(len(self.encoders), batch_size, self._output_size,
                                   self.encoders[0].conv.cache_frames),
+            return_layers=tuple(sorted(self._check_layers(return_layers))),
         )
 
     def forward_chunk(
@@ -276,7 +287,13 @@ class DualModeConformerEncoder(AbsEncoder):
             (B, c, D) encoder frames, the new att_cache (L, B, H, Tc', 2 * d_k) with
             Tc' = Tc + c, or at most ``required_cache_size``, and the new cnn_cache.
         """
+        ys, att_cache, cnn_cache, _ = self._chunk_step(xs, required_cache_size, att_cache, cnn_cache, att_cache_mask)
+        return ys, att_cache, cnn_cache
+
+    def _chunk_step(self, xs, required_cache_size, att_cache, cnn_cache, att_cache_mask=None, return_layers=()):
+        """:meth:`forward_chunk`, plus {layer: (B, c, D)} of ``return_layers``."""
         x = self.embed(xs)
+        layers = {0: x} if 0 in return_layers else {}
         n_cached = att_cache.size(3)
         pos = self.rel_pos(x.size(1), n_cached + x.size(1))
         att_mask = x.new_ones(1, x.size(1), n_cached + x.size(1), dtype=torch.bool)
@@ -292,7 +309,9 @@ class DualModeConformerEncoder(AbsEncoder):
                 kv = kv[:, :, -required_cache_size:] if required_cache_size > 0 else kv[:, :, :0]
             new_att.append(kv)
             new_cnn.append(cnn)
-        return self.after_norm(x), torch.stack(new_att), torch.stack(new_cnn)
+            if i + 1 in return_layers:
+                layers[i + 1] = x
+        return self.after_norm(x), torch.stack(new_att), torch.stack(new_cnn), layers
 
     def accept_feats(
         self, feats: torch.Tensor, cache: StreamingCache, is_final: bool = False
@@ -311,9 +330,12 @@ class DualModeConformerEncoder(AbsEncoder):
         window = self.chunk_window(cache.chunk_size)
         outputs = []
         while buf.size(1) >= window or (is_final and int(self.embed.output_lengths(torch.tensor(buf.size(1)))) > 0):
-            ys, cache.att_cache, cache.cnn_cache = self.forward_chunk(
-                buf[:, :window], cache.required_cache_size, cache.att_cache, cache.cnn_cache)
+            ys, cache.att_cache, cache.cnn_cache, layers = self._chunk_step(
+                buf[:, :window], cache.required_cache_size, cache.att_cache, cache.cnn_cache,
+                return_layers=cache.return_layers)
             buf = buf[:, ys.size(1) * self.subsampling:]
+            for k, v in layers.items():
+                cache.layers.setdefault(k, []).append(v)
             outputs.append(ys)
         cache.feats = buf
         if not outputs:

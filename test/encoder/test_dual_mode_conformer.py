@@ -354,3 +354,21 @@ def test_eval_uses_configured_chunking():
         default = enc(x, ilens, mode="stream")[0]
         explicit = enc(x, ilens, mode="stream", chunk_size=3, num_left_chunks=2)[0]
     torch.testing.assert_close(default, explicit, atol=0, rtol=0)
+
+
+def test_streaming_layer_outputs_equal_the_masked_stream_pass():
+    """accept_feats collects intermediate block outputs that equal forward(return_layers=...)."""
+    enc = make_encoder()
+    chunk, left, n = 2, 1, 90
+    x = torch.randn(1, n, IDIM)
+    with torch.no_grad():
+        _, _, expected = enc(x, torch.tensor([n]), mode="stream", chunk_size=chunk, num_left_chunks=left,
+                             return_layers=(0, 1, 2))
+        cache = enc.init_cache(1, chunk, left, return_layers=(2, 0, 1))
+        for start in range(0, n, 7):
+            enc.accept_feats(x[:, start:start + 7], cache, is_final=start + 7 >= n)
+    assert cache.return_layers == (0, 1, 2)
+    for k in (0, 1, 2):
+        torch.testing.assert_close(torch.cat(cache.layers[k], dim=1), expected[k], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="return_layers \\[3\\] outside 0..2"):
+        enc.init_cache(1, chunk, left, return_layers=(3,))
