@@ -1,0 +1,1 @@
+"""Probes of frozen encoder representations: which layer holds what, in which mode."""
