@@ -3,11 +3,13 @@
 Utterance-level: ``speaker`` (utt2spk; held-out utterances of every speaker), ``gender``
 (spk2gender) and ``age_group`` (spk2age: child < 13, teen 13-17, adult >= 18; both on
 held-out speakers). Frame-level: ``chars`` (CTC on the characters of ``text``, held-out
-speakers). A task whose files are missing, or that has a single class, is left out.
+speakers). A task whose files are missing, that has a single class, or whose training or
+held-out part is empty, is left out.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
@@ -85,6 +87,12 @@ def load_tasks(data_dir: Path, utts: Sequence[str], test_fraction: float = 0.2,
         chars = sorted({c for u in utts if u in text for c in text[u]})
         labels = {u: [chars.index(c) + 1 for c in text[u]] for u in utts if u in text}
         tasks.append(ProbeTask("chars", "frame", ["<blank>", *chars], labels, sorted(u for u in unseen if u in labels)))
+    usable = [t for t in tasks if t.test_utts and t.train_utts]
+    for t in tasks:
+        if t not in usable:
+            logging.warning("probe task %s left out: %d training and %d held-out utterances", t.name,
+                            len(t.train_utts), len(t.test_utts))
+    tasks = usable
     if names:
         unknown = sorted(set(names) - {t.name for t in tasks})
         if unknown:

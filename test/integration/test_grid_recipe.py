@@ -2,12 +2,21 @@
 from it, 2 epochs): training through run.sh, decoding with both full-context searches and
 streaming, sclite, grid_run.json records, skipping finished runs, and RESULTS_grid.md."""
 import json
+import subprocess
 
-from mini_an4_run import run_mini_an4
+import pytest
+
+from mini_an4_run import RECIPE, run_mini_an4
 
 
-def test_grid_runs_records_skips_and_compares(tmp_path):
-    exp = run_mini_an4("run_grid.sh", tmp_path, "--chunk_sizes", "4")
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("grid")
+    return run_mini_an4("run_grid.sh", tmp_path, "--chunk_sizes", "4"), tmp_path
+
+
+def test_grid_runs_records_skips_and_compares(grid):
+    exp, tmp_path = grid
     for tag in ("full_only_seed0", "dual_teacher_seed0"):
         record = json.loads((exp / tag / "grid_run.json").read_text())
         assert record["wall_seconds"] > 0 and "--seed 0" in record["command"] and "cores" in record["hardware"]
@@ -24,3 +33,17 @@ def test_grid_runs_records_skips_and_compares(tmp_path):
     run_mini_an4("run_grid.sh", tmp_path, "--chunk_sizes", "4")
     log = (tmp_path / "run.log").read_text()
     assert log.count("done before") == 2 and (exp / "RESULTS_grid.md").is_file()
+
+
+def test_probes_of_grid_models(grid):
+    """run_probe.sh on two trained grid models: features in full and streaming mode, probe reports."""
+    exp, tmp_path = grid
+    done = subprocess.run(["./run_probe.sh", "--models", f"{exp / 'full_only_seed0'} {exp / 'dual_teacher_seed0'}",
+                           "--data_set", "test", "--dumpdir", str(tmp_path / "dump"), "--chunk_sizes", "4",
+                           "--epochs", "2"], cwd=RECIPE, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for model in ("full_only_seed0", "dual_teacher_seed0"):
+        report = (exp / model / "probe_test" / "probe.md").read_text()
+        assert "| layer | full | stream160ms |" in report and "## speaker (accuracy)" in report
+        assert (exp / model / "probe_test" / "probe.png").is_file()
+        assert (exp / model / "feats_test_streaming4" / "layer0.scp").is_file()

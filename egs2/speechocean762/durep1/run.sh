@@ -10,7 +10,7 @@ set -euo pipefail
 ./durep.sh \
   --train_set train --valid_set valid --test_sets test \
   --nj 2 --inference_nj 2 --ngpu 0 --train_threads 2 \
-  --speed_perturb_factors "" \
+  --speed_perturb_factors "0.9 1.0 1.1" \
   --token_type char \
   --min_wav_duration 0.5 --max_wav_duration 20 \
   --teacher_config conf/train_teacher.yaml \

@@ -1,0 +1,1 @@
+../../TEMPLATE/durep1/run_probe.sh
