@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # speechocean762 (read English by Mandarin-L1 children and adults) dual-mode recipe.
-# Set SPEECHOCEAN762 in db.sh. Characters as tokens; WER and CER with sclite. On the default
-# subset (1.7 h train) and 2 CPU cores: teacher 25-35 min, student (initialised from the
-# teacher, distilled in both modes) ~28 min, decoding ~4 min; see RESULTS.md for the
-# measured wall time of every stage and the learning curves. run_quick.sh is a ~22 min
-# version without teacher. Extra options go to durep.sh (./run.sh --help lists them).
+# Set SPEECHOCEAN762 in db.sh. Characters as tokens, speed perturbation 0.9/1.0/1.1 (3x the
+# 1.7 h of training audio); WER and CER with sclite. On the default subset and 2 CPU cores:
+# teacher ~55 min (20 epochs), student (initialised from the teacher, distilled in both
+# modes) ~50 min (8 epochs), decoding ~4 min; see RESULTS.md for the measured wall time of
+# every stage and the learning curves. run_quick.sh is a ~22 min version without teacher or
+# speed perturbation. Extra options go to durep.sh (./run.sh --help lists them).
 set -euo pipefail
 
 ./durep.sh \
