@@ -97,20 +97,3 @@ def test_invalid_options_are_rejected(tmp_path, tiny_config):
         _model(tmp_path, tiny_config, mode_schedule="sometimes")
     with pytest.raises(ValueError, match="stream_weight"):
         _model(tmp_path, tiny_config, stream_weight=1.5)
-
-
-def test_specaug_starts_at_specaug_start_steps(tmp_path, tiny_config, toy_batch):
-    config = copy.deepcopy(tiny_config)
-    config["specaug"] = "specaug"
-    config["specaug_conf"] = {"apply_time_warp": False, "apply_freq_mask": True, "freq_mask_width_range": [0, 4],
-                              "num_freq_mask": 1, "apply_time_mask": False}
-    model = _model(tmp_path, config, specaug_start_steps=2)
-    calls = []
-    real = model.specaug.forward
-    model.specaug.forward = lambda *a: calls.append(int(model.train_steps)) or real(*a)
-    model.train()
-    for _ in range(4):
-        model(*[t.clone() for t in toy_batch])
-    model.eval()
-    model(*[t.clone() for t in toy_batch])
-    assert calls == [2, 3]  # training steps 0 and 1 unaugmented; never in eval

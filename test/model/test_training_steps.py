@@ -1,18 +1,27 @@
 """TrainingSteps: the saved step counter and SpecAugment from ``specaug_start_steps``, in every
-model family (the dual-mode model has its own test in test_dual_mode_asr.py)."""
+model family."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+import copy
+
+from tiny_asr import TINY_CONFIG
 from tiny_transducer import build, cascaded_config, multi_decoder_config
 
 SPECAUG = {"apply_time_warp": False, "apply_freq_mask": True, "freq_mask_width_range": [0, 4],
            "num_freq_mask": 1, "apply_time_mask": False}
 
 
-@pytest.mark.parametrize("make_config", [cascaded_config, multi_decoder_config])
-def test_transducers_start_specaug_at_specaug_start_steps(tmp_path, toy_batch, make_config):
+def dual_mode_config(**model_conf) -> dict:
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"] = {**config.get("model_conf", {}), **model_conf}
+    return config
+
+
+@pytest.mark.parametrize("make_config", [dual_mode_config, cascaded_config, multi_decoder_config])
+def test_specaug_starts_at_specaug_start_steps(tmp_path, toy_batch, make_config):
     config = make_config(specaug_start_steps=2)
     config.update(specaug="specaug", specaug_conf=SPECAUG)
     model = build(tmp_path, config)
