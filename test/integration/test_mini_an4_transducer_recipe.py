@@ -34,8 +34,9 @@ def test_results_table_has_both_models_in_both_modes(recipe_run):
         streaming = [r for r in rows if r[0] == model and r[1] == "streaming"]
         assert {(r[2], r[3]) for r in streaming} == {("160", "all")}, model  # 4 frames x 40 ms
         for r in streaming:
-            assert float(r[12]) > 0 and float(r[13]) >= 160.0  # RTF, algorithmic latency
-    assert all(int(r[4]) == 12 for r in rows)  # sclite scored every test utterance
+            assert float(r[13]) > 0 and float(r[14]) >= 160.0  # RTF, algorithmic latency
+    assert all(r[4] == "transducer_beam" for r in rows)  # search column
+    assert all(int(r[5]) == 12 for r in rows)  # sclite scored every test utterance
 
 
 def _text(path: Path):
