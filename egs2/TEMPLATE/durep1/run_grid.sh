@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+set -euo pipefail
 # An experiment grid (conf/grid.yaml of the recipe; schema in espnet_durep/bin/grid.py): every
 # experiment trained from scratch on the same data with the same number of updates, once per
 # seed, decoded in full-context mode (with each of its full_searches) and streaming at every
@@ -11,7 +12,6 @@
 # At the end <expdir>/RESULTS_grid.md is regenerated from the experiment directories
 # (python -m espnet_durep.bin.grid compare): the grid, the relative change of each
 # experiment against its baselines, and the runs.
-set -euo pipefail
 
 . scripts/options.sh
 durep_usage="Usage: $0 [options]   (runs the experiment grid of --spec)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+set -euo pipefail
 # Layer probes of trained models (what each encoder layer holds, in each mode): for every
 # --models experiment, extract every layer's representations of --data_set in full-context
 # mode and streaming at each --chunk_sizes (python -m espnet_durep.bin.extract_feats, the
@@ -7,7 +8,6 @@
 # far as the data directory has the files). Output per model: <model>/probe_<set>/probe.md,
 # probe.png and probe.json; features in <model>/feats_<set>_<mode>/.
 #   ./run_probe.sh --models "exp/student exp_grid/dual_seed0" --data_set test
-set -euo pipefail
 
 . scripts/options.sh
 durep_usage="Usage: $0 --models \"EXP ...\" [options]"
