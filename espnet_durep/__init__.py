@@ -1,10 +1,9 @@
 """espnet_durep: dual-mode (streaming + full-context) ASR with distillation on ESPnet2.
 
-Importing the package registers its encoder, decoder and model classes into ESPnet2's
-ASR task choices (see :mod:`espnet_durep.registry`).
+Importing the package does nothing else: ESPnet's choices learn our classes when the task
+(:mod:`espnet_durep.tasks.durep`) is imported, which calls
+:func:`espnet_durep.registry.register_all`.  So the PyTorch-free parts (:mod:`espnet_durep.search`,
+:mod:`espnet_durep.runtime`) import without PyTorch or ESPnet.
 """
-from espnet_durep.registry import register_all
 
 __version__ = "0.1.0"
-
-register_all()

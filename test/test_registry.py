@@ -39,10 +39,20 @@ def test_keys_are_lower_case():
 
 
 def test_import_tries_no_network():
-    """A fresh interpreter importing the package must not try to download nltk data."""
+    """A fresh interpreter importing the task must not try to download nltk data."""
     proc = subprocess.run(
-        [sys.executable, "-c", "import espnet_durep, espnet2.tasks.asr; print(espnet_durep.__version__)"],
+        [sys.executable, "-c", "import espnet_durep.tasks.durep, espnet2.tasks.asr; import espnet_durep; "
+                               "print(espnet_durep.__version__)"],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == espnet_durep.__version__
     assert "nltk_data" not in proc.stderr and "urlopen" not in proc.stderr, proc.stderr
+
+
+def test_the_package_and_its_searches_import_without_torch_or_espnet():
+    """Registration is the task's job, not an import side effect of the package."""
+    code = ("import sys, espnet_durep, espnet_durep.search.ctc, espnet_durep.search.rescoring; "
+            "print(sorted(m for m in ('torch', 'espnet2', 'espnet') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

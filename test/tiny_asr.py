@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 import yaml
 
-import espnet_durep  # noqa: F401
 from espnet_durep.tasks.durep import DurepTask
 
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "d", "e", "<sos/eos>"]

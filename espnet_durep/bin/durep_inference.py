@@ -325,7 +325,6 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     torch.manual_seed(args.seed)
     device = "cuda" if args.ngpu > 0 else "cpu"
 
-    import espnet_durep  # noqa: F401  (registers the model classes)
     from espnet_durep.metrics.latency import emission_delays_ms
     from espnet_durep.streaming.recognizer import Speech2TextDualMode
 

@@ -7,7 +7,6 @@ Same options as ``python -m espnet2.bin.asr_train`` (ESPnet's ASR task) plus the
     python -m espnet_durep.bin.durep_train --print_config --model dual_mode \
         --encoder dual_mode_conformer > conf/train_student.yaml
 """
-import espnet_durep  # noqa: F401  (registers the classes into ESPnet's choices)
 from espnet_durep.tasks.durep import DurepTask
 
 

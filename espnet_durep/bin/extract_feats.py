@@ -105,7 +105,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     torch.set_num_threads(args.num_threads)
-    import espnet_durep  # noqa: F401  (registers the model classes)
     from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
     from espnet_durep.streaming.recognizer import Speech2TextDualMode
 

@@ -29,7 +29,6 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-import espnet_durep  # noqa: F401  (registers the classes into ESPnet's choices)
 from espnet_durep.bin.durep_inference import BadUtterance, read_audio, read_table
 from espnet_durep.tasks.durep import DurepTask
 

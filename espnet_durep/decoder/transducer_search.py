@@ -24,7 +24,7 @@ from typing import Dict, List, Tuple
 import torch
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
-from espnet_durep.streaming.search import Hypothesis, StreamingSearch
+from espnet_durep.search.base import Hypothesis, StreamingSearch
 
 
 @dataclass

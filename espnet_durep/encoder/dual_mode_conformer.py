@@ -237,7 +237,7 @@ class DualModeConformerEncoder(AbsEncoder):
     # -------------------------------------------------------------- streaming
     def chunk_window(self, chunk_size: int) -> int:
         """Feature frames one :meth:`forward_chunk` step reads to emit ``chunk_size`` frames."""
-        return (chunk_size - 1) * self.subsampling + self.embed.receptive_field
+        return self.embed.geometry.window(chunk_size)
 
     def init_cache(
         self, batch_size: int = 1, chunk_size: Optional[int] = None, num_left_chunks: Optional[int] = None,
@@ -327,17 +327,16 @@ class DualModeConformerEncoder(AbsEncoder):
             (B, k * chunk_size [+ partial], D) encoder output for the completed chunks.
         """
         buf = torch.cat([cache.feats, feats], dim=1)
-        window = self.chunk_window(cache.chunk_size)
+        steps, consumed = self.embed.geometry.steps(buf.size(1), cache.chunk_size, is_final)
         outputs = []
-        while buf.size(1) >= window or (is_final and int(self.embed.output_lengths(torch.tensor(buf.size(1)))) > 0):
+        for start, stop in steps:
             ys, cache.att_cache, cache.cnn_cache, layers = self._chunk_step(
-                buf[:, :window], cache.required_cache_size, cache.att_cache, cache.cnn_cache,
+                buf[:, start:stop], cache.required_cache_size, cache.att_cache, cache.cnn_cache,
                 return_layers=cache.return_layers)
-            buf = buf[:, ys.size(1) * self.subsampling:]
             for k, v in layers.items():
                 cache.layers.setdefault(k, []).append(v)
             outputs.append(ys)
-        cache.feats = buf
+        cache.feats = buf[:, consumed:]
         if not outputs:
             return buf.new_zeros(buf.size(0), 0, self._output_size), cache
         return torch.cat(outputs, dim=1), cache

@@ -14,6 +14,8 @@ from typing import Dict, Sequence, Tuple
 import torch
 from torch import nn
 
+from espnet_durep.chunking import SubsamplingGeometry
+
 # input_layer name -> ((kernel, stride), ...) along time (and frequency)
 SUBSAMPLING_LAYOUTS: Dict[str, Tuple[Tuple[int, int], ...]] = {
     "conv2d": ((3, 2), (3, 2)),
@@ -38,14 +40,11 @@ class ConvSubsampling(nn.Module):
         self.out = nn.Linear(odim * freq, odim)
         self.dropout = nn.Dropout(dropout_rate)
         self.layout = tuple(layout)
+        self.geometry = SubsamplingGeometry.of(layout)
         self.xscale = math.sqrt(odim)
-        self.subsampling = math.prod(s for _, s in layout)
-        receptive, jump = 1, 1
-        for kernel, stride in layout:
-            receptive += (kernel - 1) * jump
-            jump *= stride
-        self.receptive_field = receptive
-        self.lookahead_frames = max(0, receptive - self.subsampling)
+        self.subsampling = self.geometry.subsampling
+        self.receptive_field = self.geometry.receptive_field
+        self.lookahead_frames = self.geometry.lookahead_frames
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Number of output frames for ``lengths`` input frames (0 when too short)."""

@@ -18,8 +18,6 @@ beam search (``full_search: joint``) or the same searches as streaming.
 from __future__ import annotations
 
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -27,10 +25,11 @@ import numpy as np
 import torch
 
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
-from espnet_durep.streaming.ctc_search import CTCGreedySearch, CTCPrefixBeamSearch
+from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
+from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
+from espnet_durep.search.rescoring import attention_rescore
+from espnet_durep.search.session import StreamingSession
 from espnet_durep.streaming.frontend import StreamingFeatures
-from espnet_durep.streaming.rescoring import attention_rescore
-from espnet_durep.streaming.search import Hypothesis, StreamingSearch
 
 FULL_SEARCHES = ("joint", "attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
 STREAMING_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
@@ -38,24 +37,31 @@ MODEL_FILE_PREFERENCE = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.loss.
                          "valid.loss.best.pth", "model.pth")
 
 
-@dataclass
-class RecognitionResult:
-    """text, its tokens and ids, the search score, and per token a time in ms.
-
-    Streaming: the audio time at which the recogniser emitted the token (end of the
-    audio it had received).  Full context: the end of the token's first frame in the
-    CTC forced alignment of the hypothesis (empty for models without CTC).
-    """
-
-    text: str
-    tokens: List[str]
-    token_ids: List[int]
-    score: float
-    token_times_ms: List[float] = field(default_factory=list)
-
-
 def _is_transducer(model) -> bool:
     return hasattr(model, "streaming_search")
+
+
+def ctc_log_posteriors(ctc: torch.nn.Module):
+    """The searches' ``log_posteriors`` for an ESPnet CTC head: (T, D) tensor -> (T, V) array."""
+    @torch.no_grad()
+    def log_posteriors(enc: torch.Tensor) -> np.ndarray:
+        return torch.log_softmax(ctc.ctc_lo(enc), dim=-1).cpu().numpy()
+
+    return log_posteriors
+
+
+def decoder_log_probs(decoder: torch.nn.Module, enc: torch.Tensor):
+    """Attention rescoring's ``decoder_log_probs`` for an ESPnet decoder over ``enc`` (T, D)."""
+    @torch.no_grad()
+    def log_probs(ys_in: np.ndarray, ys_in_lens: np.ndarray) -> np.ndarray:
+        n = ys_in.shape[0]
+        memory = enc[None].expand(n, -1, -1)
+        memory_lens = torch.full((n,), enc.size(0), dtype=torch.long, device=enc.device)
+        logits, _ = decoder(memory, memory_lens, torch.from_numpy(ys_in).to(enc.device),
+                            torch.from_numpy(ys_in_lens).to(enc.device))
+        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+
+    return log_probs
 
 
 class Speech2TextDualMode:
@@ -91,10 +97,10 @@ class Speech2TextDualMode:
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
     ):
+        from espnet_durep.tasks.durep import DurepTask  # first: it imports ESPnet offline and quietly
+
         from espnet2.text.build_tokenizer import build_tokenizer
         from espnet2.text.token_id_converter import TokenIDConverter
-
-        from espnet_durep.tasks.durep import DurepTask
 
         if full_search not in FULL_SEARCHES:
             raise ValueError(f"full_search must be one of {FULL_SEARCHES}, got {full_search!r}")
@@ -131,10 +137,15 @@ class Speech2TextDualMode:
     # ----------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(cls, path: Union[str, Path], model_file: Optional[str] = None, **kwargs):
-        """From an experiment directory (config.yaml + the best model .pth) or a packed zip."""
+        """From an experiment directory (config.yaml + the best model .pth), a packed zip, or an ONNX
+        export directory (then an :class:`~espnet_durep.runtime.recognizer.OnnxSpeech2Text`)."""
         from espnet_durep.bin.pack_model import unpack
 
         path = Path(path)
+        if (path / "manifest.json").is_file():  # an ONNX export: ONNX Runtime, same API
+            from espnet_durep.runtime.recognizer import OnnxSpeech2Text
+
+            return OnnxSpeech2Text(path, **kwargs)
         if path.is_file() and path.suffix == ".zip":
             config, model = unpack(path, Path(tempfile.mkdtemp(prefix="durep_model_")))
             return cls(config, model, **kwargs)
@@ -218,10 +229,10 @@ class Speech2TextDualMode:
         """A fresh incremental search for ``mode`` ("full" or "stream")."""
         if self.transducer:
             return self.model.streaming_search(beam_size=self.beam_size, mode=mode)
-        ctc = self._heads(mode)[0]
+        log_posteriors = ctc_log_posteriors(self._heads(mode)[0])
         if self.search_name(mode) == "ctc_greedy":
-            return CTCGreedySearch(ctc, blank_id=0, blank_penalty=self.blank_penalty)
-        return CTCPrefixBeamSearch(ctc, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0,
+            return CTCGreedySearch(log_posteriors, blank_id=0, blank_penalty=self.blank_penalty)
+        return CTCPrefixBeamSearch(log_posteriors, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0,
                                    blank_penalty=self.blank_penalty)
 
     def search_name(self, mode: str) -> str:
@@ -235,13 +246,16 @@ class Speech2TextDualMode:
             return self.model.heads(mode)
         return self.model.ctc, self.model.decoder
 
-    def finish(self, mode: str, search: StreamingSearch, enc: torch.Tensor) -> Hypothesis:
-        """Best hypothesis of ``search`` after the last frame (attention rescoring if configured)."""
+    def finish(self, mode: str, search: StreamingSearch, enc: Sequence[torch.Tensor]) -> Hypothesis:
+        """Best hypothesis of ``search`` after the last frame, given the encoder output in pieces
+        (T_i, D) (attention rescoring if configured)."""
         hyps = search.finalize()
         name = self.streaming_search if mode == "stream" else self.full_search
         decoder = None if self.transducer else self._heads(mode)[1]
-        if name == "attention_rescoring" and decoder is not None:
-            hyps = attention_rescore(decoder, enc, hyps, self.model.sos, self.model.eos, self.ctc_weight)
+        enc = torch.cat(list(enc)) if len(enc) else None
+        if name == "attention_rescoring" and decoder is not None and enc is not None and enc.size(0) > 0:
+            hyps = attention_rescore(decoder_log_probs(decoder, enc), hyps, self.model.sos, self.model.eos,
+                                     self.ctc_weight)
         return hyps[0]
 
     def _joint(self):
@@ -298,7 +312,7 @@ class Speech2TextDualMode:
         else:
             search = self.make_search("full")
             search.advance(enc)
-            hyp = self.finish("full", search, enc)
+            hyp = self.finish("full", search, [enc])
         log_probs = self.ctc_log_probs(enc)
         times = None if log_probs is None else forced_alignment_times_ms(log_probs, hyp.tokens, self.frame_ms)
         return self.tokens_to_result(hyp, times or [])
@@ -313,61 +327,43 @@ class Speech2TextDualMode:
         enc = self.encode(speech, "stream", self.chunk_frames(chunk_size=chunk_size), num_left_chunks)
         search = self.make_search("stream")
         search.advance(enc)
-        hyp = self.finish("stream", search, enc)
+        hyp = self.finish("stream", search, [enc])
         return self.tokens_to_result(hyp, [])
 
     def stream(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None,
-               num_left_chunks: Optional[int] = None) -> "StreamingSession":
+               num_left_chunks: Optional[int] = None) -> StreamingSession:
         """A new streaming session (chunk in ms or encoder frames; left context in chunks)."""
         return StreamingSession(self, self.chunk_frames(chunk_ms, chunk_size), num_left_chunks)
 
+    # ------------------------------------------- what a StreamingSession asks of its recogniser
+    def new_features(self) -> StreamingFeatures:
+        return StreamingFeatures(self.model.frontend, self.model.normalize)
 
-class StreamingSession:
-    """One utterance decoded incrementally: bounded state, constant work per chunk."""
+    def new_encoder_stream(self, chunk_size: int, num_left_chunks: Optional[int]) -> "EncoderStream":
+        return EncoderStream(self.encoder, chunk_size, num_left_chunks, self.device)
 
-    def __init__(self, s2t: Speech2TextDualMode, chunk_size: int, num_left_chunks: Optional[int]):
-        self.s2t = s2t
-        self.features = StreamingFeatures(s2t.model.frontend, s2t.model.normalize)
-        self.cache = s2t.encoder.init_cache(1, chunk_size, num_left_chunks)
-        self.search = s2t.make_search("stream")
-        self._enc: List[torch.Tensor] = []  # kept for the end-of-utterance attention rescoring
-        self._emitted_samples: List[int] = []  # per encoder frame: samples received when it was emitted
-        self.compute_s: List[float] = []  # wall time of each call
-        self.first_token_call: Optional[int] = None  # index of the call whose partial first had a token
+    def keeps_encoder_output(self, mode: str) -> bool:
+        return not self.transducer and self.search_name(mode) == "attention_rescoring"
+
+    def waveform(self, samples) -> torch.Tensor:
+        return self._speech(samples).reshape(-1)
+
+    def ids_to_text(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.tokens2text(self.converter.ids2tokens(ids))
+
+
+class EncoderStream:
+    """The encoder's chunk caches of one utterance: feature frames in, encoder frames (T, D) out."""
+
+    def __init__(self, encoder, chunk_size: int, num_left_chunks: Optional[int], device: str):
+        self.encoder, self.device = encoder, device
+        self.cache = encoder.init_cache(1, chunk_size, num_left_chunks)
 
     @property
     def chunk_size(self) -> int:
         return self.cache.chunk_size
 
-    def _feed(self, feats: torch.Tensor, is_final: bool) -> None:
-        enc, self.cache = self.s2t.encoder.accept_feats(feats[None].to(self.s2t.device), self.cache, is_final)
-        self.search.advance(enc[0])
-        if not self.s2t.transducer and self.s2t.streaming_search == "attention_rescoring":
-            self._enc.append(enc[0])
-        self._emitted_samples += [self.features.num_samples] * enc.size(1)
-
     @torch.no_grad()
-    def accept_waveform(self, samples) -> str:
-        """Feed the next samples (n,) in [-1, 1]; returns the partial text."""
-        start = time.perf_counter()
-        self._feed(self.features.accept_waveform(self.s2t._speech(samples).reshape(-1)), is_final=False)
-        partial = self.search.partial()
-        self.compute_s.append(time.perf_counter() - start)
-        if partial and self.first_token_call is None:
-            self.first_token_call = len(self.compute_s) - 1
-        return self.s2t.tokenizer.tokens2text(self.s2t.converter.ids2tokens(partial))
-
-    def partial_ids(self) -> List[int]:
-        return self.search.partial()
-
-    @torch.no_grad()
-    def finalize(self) -> RecognitionResult:
-        """End of audio: flush the last frames and chunk, finish the search."""
-        start = time.perf_counter()
-        self._feed(self.features.finalize(), is_final=True)
-        enc = torch.cat(self._enc) if self._enc else torch.zeros(0, self.s2t.encoder.output_size())
-        hyp = self.s2t.finish("stream", self.search, enc)
-        self.finalize_s = time.perf_counter() - start
-        rate = self.s2t.sample_rate
-        times = [1000.0 * self._emitted_samples[f] / rate for f in hyp.token_frames]
-        return self.s2t.tokens_to_result(hyp, times)
+    def accept(self, frames: torch.Tensor, is_final: bool) -> torch.Tensor:
+        enc, self.cache = self.encoder.accept_feats(frames[None].to(self.device), self.cache, is_final)
+        return enc[0]

@@ -28,9 +28,11 @@ from espnet2.utils.types import str_or_none
 from espnet_durep._offline import import_offline
 from espnet_durep.model.export import strip_training_only
 from espnet_durep.model.transducer import TransducerASRModel
+from espnet_durep.registry import register_all
 
 _asr = import_offline("espnet2.tasks.asr")
 ASRTask = _asr.ASRTask
+register_all()  # our encoders, decoders and models become choices of the task's options
 
 _loading_for_inference = False
 

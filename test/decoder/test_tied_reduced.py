@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import espnet_durep  # noqa: F401  (registers the decoder)
+import espnet_durep.tasks.durep  # noqa: F401  (the task registers the decoder)
 from espnet_durep._offline import import_offline
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 

@@ -9,7 +9,7 @@ import torch
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 from espnet_durep.decoder.transducer_search import TransducerSearch
-from espnet_durep.streaming.search import StreamingSearch
+from espnet_durep.search.base import StreamingSearch
 
 torch.set_num_threads(1)
 D = 12

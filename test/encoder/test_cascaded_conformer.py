@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import espnet_durep  # noqa: F401  (registers the encoder)
+import espnet_durep.tasks.durep  # noqa: F401  (the task registers the encoder)
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 
 torch.set_num_threads(1)

@@ -8,7 +8,7 @@ import torch
 import yaml
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
-import espnet_durep  # noqa: F401  (registers the encoder)
+import espnet_durep.tasks.durep  # noqa: F401  (the task registers the encoder)
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.layers.dual_mode_conv import CONV_MODES
 from espnet_durep.layers.subsampling import SUBSAMPLING_LAYOUTS

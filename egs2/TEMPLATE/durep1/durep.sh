@@ -100,9 +100,6 @@ case "${token_type}" in bpe|char) ;; *) die "--token_type must be bpe or char, g
 
 launch=(python3 scripts/launch.py)
 python=python3
-# make_results.py is run as a file: it needs no torch/ESPnet import (importing the package
-# registers the models, which costs seconds per call).
-make_results="${durep_root:?path.sh must set durep_root}/espnet_durep/bin/make_results.py"
 train_sp="${train_set}"
 [ -n "${speed_perturb_factors}" ] && train_sp="${train_set}_sp"
 stats_dir="${expdir}/stats"
@@ -244,7 +241,7 @@ decode_model() {
         log "WARNING: $(num_lines "${dir}/failed_utts") utterances could not be decoded (empty hypotheses), see ${dir}/failed_utts"
       fi
       { grep -hv '^#' "${logdir}"/output.*/timing || true; } | LC_ALL=C sort > "${dir}/timing"
-      run_logged "${logdir}/merge_metrics.log" ${python} "${make_results}" merge_metrics \
+      run_logged "${logdir}/merge_metrics.log" ${python} -m espnet_durep.bin.make_results merge_metrics \
         "${dir}/metrics.json" "${logdir}"/output.*/metrics.json
       log "decoded ${dir}"
     done
@@ -404,7 +401,7 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
     [[ " ${report_models[*]} " == *" ${m} "* ]] && continue
     if compgen -G "${d}decode_*/*/metrics.json" > /dev/null; then report_models+=("${m}"); fi
   done
-  run_logged "${stage_logs}/results.log" ${python} "${make_results}" report \
+  run_logged "${stage_logs}/results.log" ${python} -m espnet_durep.bin.make_results report \
     --expdir "${expdir}" --models "${report_models[@]}" --out "${expdir}/RESULTS.md"
 fi
 

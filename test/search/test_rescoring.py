@@ -4,8 +4,9 @@ import copy
 import pytest
 import torch
 
-from espnet_durep.streaming.rescoring import attention_rescore
-from espnet_durep.streaming.search import Hypothesis
+from espnet_durep.search.base import Hypothesis
+from espnet_durep.search.rescoring import attention_rescore
+from espnet_durep.streaming.recognizer import decoder_log_probs
 from espnet_durep.tasks.durep import DurepTask
 from tiny_asr import TINY_CONFIG, build_args
 
@@ -16,7 +17,7 @@ def test_rescoring_combines_ctc_and_attention_scores(tmp_path):
     model = DurepTask.build_model(build_args(tmp_path, copy.deepcopy(TINY_CONFIG))).eval()
     enc = torch.randn(9, 32)
     hyps = [Hypothesis([2, 3], -1.0), Hypothesis([4], -2.0), Hypothesis([], -5.0)]
-    rescored = attention_rescore(model.decoder, enc, hyps, model.sos, model.eos, ctc_weight=0.25)
+    rescored = attention_rescore(decoder_log_probs(model.decoder, enc), hyps, model.sos, model.eos, ctc_weight=0.25)
     by_tokens = {tuple(h.tokens): h.score for h in rescored}
     for h in hyps:
         ys_in = torch.tensor([[model.sos, *h.tokens]])

@@ -2,18 +2,16 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from espnet_durep.streaming.ctc_search import CTCGreedySearch, CTCPrefixBeamSearch
+from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
 
 
-class IdentityCTC(nn.Module):
-    """A CTC head whose ``ctc_lo`` passes logits through (tests feed logits directly)."""
-
-    def ctc_lo(self, x):
-        return x
+def given(x):
+    """``log_posteriors`` that passes the tests' scores through (tests feed them directly)."""
+    return np.asarray(x)
 
 
 def _feed(search, logits, sizes):
@@ -45,7 +43,7 @@ def test_greedy_merges_repeats_and_drops_blanks():
     ids = [0, 1, 1, 0, 1, 2, 2, 0, 0, 3]
     logits = torch.full((len(ids), 4), -10.0)
     logits[torch.arange(len(ids)), torch.tensor(ids)] = 0.0
-    hyp = _feed(CTCGreedySearch(IdentityCTC()), logits, [3, 3])[0]
+    hyp = _feed(CTCGreedySearch(given), logits, [3, 3])[0]
     assert hyp.tokens == [1, 1, 2, 3]
     assert hyp.token_frames == [1, 4, 5, 9]
 
@@ -53,7 +51,7 @@ def test_greedy_merges_repeats_and_drops_blanks():
 def test_prefix_beam_with_full_beam_gives_exact_sequence_probabilities():
     log_probs = torch.log_softmax(torch.randn(5, 3, generator=torch.Generator().manual_seed(0)), -1)
     exact = _brute_force_prefix_probs(log_probs)
-    hyps = _feed(CTCPrefixBeamSearch(IdentityCTC(), beam_size=1000, token_beam=3), log_probs, [2])
+    hyps = _feed(CTCPrefixBeamSearch(given, beam_size=1000, token_beam=3), log_probs, [2])
     for h in hyps:
         assert math.exp(h.score) == pytest.approx(exact[tuple(h.tokens)], rel=1e-5)
     assert tuple(hyps[0].tokens) == max(exact, key=exact.get)
@@ -62,7 +60,7 @@ def test_prefix_beam_with_full_beam_gives_exact_sequence_probabilities():
 @pytest.mark.parametrize("sizes", [[1] * 30, [4, 4, 4], [7, 1, 13]])
 def test_chunked_equals_whole(sizes):
     logits = torch.randn(40, 6, generator=torch.Generator().manual_seed(3)) * 3
-    for search in (CTCGreedySearch(IdentityCTC()), CTCPrefixBeamSearch(IdentityCTC(), beam_size=5, token_beam=4)):
+    for search in (CTCGreedySearch(given), CTCPrefixBeamSearch(given, beam_size=5, token_beam=4)):
         whole = _feed(search, logits, [])
         chunked = _feed(search, logits, sizes)
         assert [(h.tokens, h.token_frames) for h in whole] == [(h.tokens, h.token_frames) for h in chunked]
@@ -71,7 +69,7 @@ def test_chunked_equals_whole(sizes):
 
 def test_greedy_partials_grow_by_appending():
     logits = torch.randn(60, 6, generator=torch.Generator().manual_seed(4)) * 3
-    search = CTCGreedySearch(IdentityCTC())
+    search = CTCGreedySearch(given)
     previous = []
     for start in range(0, 60, 4):
         search.advance(logits[start:start + 4])
@@ -83,7 +81,7 @@ def test_greedy_partials_grow_by_appending():
 
 def test_beam_last_partial_is_the_final_best():
     logits = torch.randn(50, 6, generator=torch.Generator().manual_seed(5)) * 2
-    search = CTCPrefixBeamSearch(IdentityCTC(), beam_size=4, token_beam=6)
+    search = CTCPrefixBeamSearch(given, beam_size=4, token_beam=6)
     for start in range(0, 50, 5):
         search.advance(logits[start:start + 5])
     assert search.partial() == search.finalize()[0].tokens
@@ -92,7 +90,7 @@ def test_beam_last_partial_is_the_final_best():
 
 def test_bad_beam_is_rejected():
     with pytest.raises(ValueError, match="beam_size"):
-        CTCPrefixBeamSearch(IdentityCTC(), beam_size=0)
+        CTCPrefixBeamSearch(given, beam_size=0)
 
 
 def test_blank_penalty_scores_paths_as_if_blank_were_less_likely():
@@ -101,7 +99,7 @@ def test_blank_penalty_scores_paths_as_if_blank_were_less_likely():
     penalised = log_probs.clone()
     penalised[:, 0] -= 0.7
     exact = _brute_force_prefix_probs(penalised)
-    hyps = _feed(CTCPrefixBeamSearch(IdentityCTC(), beam_size=1000, token_beam=3, blank_penalty=0.7),
+    hyps = _feed(CTCPrefixBeamSearch(given, beam_size=1000, token_beam=3, blank_penalty=0.7),
                  log_probs, [2])
     for h in hyps:
         assert math.exp(h.score) == pytest.approx(exact[tuple(h.tokens)], rel=1e-5)
@@ -111,7 +109,7 @@ def test_blank_penalty_turns_a_weak_blank_frame_into_a_token():
     # frame 1: blank 0.55 against token 2 0.45; a penalty of 0.5 makes blank 0.33 < 0.45
     probs = torch.tensor([[0.1, 0.9, 0.0, 0.0], [0.55, 0.0, 0.45, 0.0], [0.1, 0.0, 0.0, 0.9]])
     logits = probs.clamp_min(1e-6).log()
-    assert _feed(CTCGreedySearch(IdentityCTC()), logits, [1])[0].tokens == [1, 3]
-    assert _feed(CTCGreedySearch(IdentityCTC(), blank_penalty=0.5), logits, [1])[0].tokens == [1, 2, 3]
+    assert _feed(CTCGreedySearch(given), logits, [1])[0].tokens == [1, 3]
+    assert _feed(CTCGreedySearch(given, blank_penalty=0.5), logits, [1])[0].tokens == [1, 2, 3]
     with pytest.raises(ValueError, match="blank_penalty"):
-        CTCGreedySearch(IdentityCTC(), blank_penalty=math.inf)
+        CTCGreedySearch(given, blank_penalty=math.inf)

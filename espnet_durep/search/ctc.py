@@ -3,17 +3,19 @@
 Both keep their whole state between :meth:`advance` calls, so feeding an utterance in
 chunks gives exactly the result of feeding it at once.  Each token remembers the
 encoder frame at which the search first emitted it (``Hypothesis.token_frames``).
+
+A search is given ``log_posteriors``: a function from encoder frames (T, D) to CTC
+log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX session).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
-import torch
-from torch import nn
+import numpy as np
 
-from espnet_durep.streaming.search import Hypothesis, StreamingSearch
+from espnet_durep.search.base import Hypothesis, StreamingSearch
 
 NEG_INF = -math.inf
 
@@ -27,6 +29,9 @@ def _logaddexp(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
+LogPosteriors = Callable[[Any], np.ndarray]
+
+
 class _CTCSearch(StreamingSearch):
     """Shared part: encoder frames -> CTC log-posteriors (T, V) -> :meth:`_step` per frame.
 
@@ -34,10 +39,10 @@ class _CTCSearch(StreamingSearch):
     search: a positive value trades deletions for insertions (0: the plain posteriors).
     """
 
-    def __init__(self, ctc: nn.Module, blank_id: int = 0, blank_penalty: float = 0.0):
+    def __init__(self, log_posteriors: LogPosteriors, blank_id: int = 0, blank_penalty: float = 0.0):
         if not math.isfinite(blank_penalty):
             raise ValueError(f"blank_penalty must be a finite number, got {blank_penalty}")
-        self.ctc = ctc
+        self.log_posteriors = log_posteriors
         self.blank_id = blank_id
         self.blank_penalty = blank_penalty
         self.reset()
@@ -49,19 +54,21 @@ class _CTCSearch(StreamingSearch):
     def frames_seen(self) -> int:
         return self._frames
 
-    @torch.no_grad()
-    def advance(self, enc: torch.Tensor) -> None:
-        if enc.size(0) == 0:
+    def advance(self, enc: Any) -> None:
+        if len(enc) == 0:
             return
-        log_probs = torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1).cpu()
+        log_probs = np.array(self.log_posteriors(enc), dtype=np.float32)  # a copy: the penalty edits it
+        if log_probs.ndim != 2 or log_probs.shape[0] != len(enc):
+            raise ValueError(f"log_posteriors gave shape {log_probs.shape} for {len(enc)} encoder frames; "
+                             f"expected (frames, vocabulary)")
         if self.blank_penalty:
             log_probs[:, self.blank_id] -= self.blank_penalty
         for frame in self._per_frame(log_probs):
             self._step(frame, self._frames)
             self._frames += 1
 
-    def _per_frame(self, log_probs: torch.Tensor):
-        """What :meth:`_step` needs of each frame of (T, V) log-posteriors (one torch call per chunk)."""
+    def _per_frame(self, log_probs: np.ndarray):
+        """What :meth:`_step` needs of each frame of (T, V) log-posteriors (one array call per chunk)."""
         raise NotImplementedError
 
     def _step(self, frame, t: int) -> None:
@@ -78,8 +85,9 @@ class CTCGreedySearch(_CTCSearch):
         self._score = 0.0
         self._last = self.blank_id
 
-    def _per_frame(self, log_probs: torch.Tensor):
-        scores, best = log_probs.max(dim=-1)
+    def _per_frame(self, log_probs: np.ndarray):
+        best = log_probs.argmax(axis=-1)
+        scores = np.take_along_axis(log_probs, best[:, None], axis=-1)[:, 0]
         return zip(scores.tolist(), best.tolist())
 
     def _step(self, frame, t: int) -> None:
@@ -114,27 +122,30 @@ class CTCPrefixBeamSearch(_CTCSearch):
     """CTC prefix beam search (Graves 2012; Hannun et al. 2014).
 
     Args:
-        ctc: ESPnet CTC module (its ``ctc_lo`` projection is used).
+        log_posteriors: encoder frames (T, D) -> CTC log-posteriors, a (T, V) array.
         beam_size: prefixes kept after each frame.
         token_beam: candidate tokens per frame (the most probable ones).
         blank_id: CTC blank index.
         blank_penalty: subtracted from the blank log-posterior of every frame.
     """
 
-    def __init__(self, ctc: nn.Module, beam_size: int = 10, token_beam: int = 10, blank_id: int = 0,
-                 blank_penalty: float = 0.0):
+    def __init__(self, log_posteriors: LogPosteriors, beam_size: int = 10, token_beam: int = 10,
+                 blank_id: int = 0, blank_penalty: float = 0.0):
         if beam_size < 1 or token_beam < 1:
             raise ValueError(f"beam_size and token_beam must be >= 1, got {beam_size}, {token_beam}")
         self.beam_size = beam_size
         self.token_beam = token_beam
-        super().__init__(ctc, blank_id, blank_penalty)
+        super().__init__(log_posteriors, blank_id, blank_penalty)
 
     def reset(self) -> None:
         super().reset()
         self._beam: Dict[Tuple[int, ...], _Prefix] = {(): _Prefix(blank=0.0)}
 
-    def _per_frame(self, log_probs: torch.Tensor):
-        top_lp, top_ids = log_probs.topk(min(self.token_beam, log_probs.size(-1)), dim=-1)
+    def _per_frame(self, log_probs: np.ndarray):
+        k = min(self.token_beam, log_probs.shape[-1])
+        top_ids = np.argpartition(-log_probs, k - 1, axis=-1)[:, :k] if k < log_probs.shape[-1] \
+            else np.broadcast_to(np.arange(k), log_probs.shape)
+        top_lp = np.take_along_axis(log_probs, top_ids, axis=-1)
         return [list(zip(ids, lps)) for ids, lps in zip(top_ids.tolist(), top_lp.tolist())]
 
     def _step(self, candidates, t: int) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import List
-
-import torch
+from typing import Any, List
 
 
 @dataclass
@@ -29,6 +27,22 @@ class Hypothesis:
     token_frames: List[int] = field(default_factory=list)
 
 
+@dataclass
+class RecognitionResult:
+    """text, its tokens and ids, the search score, and per token a time in ms.
+
+    Streaming: the audio time at which the recogniser emitted the token (end of the
+    audio it had received).  Full context: the end of the token's first frame in the
+    CTC forced alignment of the hypothesis (empty for models without CTC).
+    """
+
+    text: str
+    tokens: List[str]
+    token_ids: List[int]
+    score: float
+    token_times_ms: List[float] = field(default_factory=list)
+
+
 class StreamingSearch(abc.ABC):
     """Incremental search over encoder frames of one utterance (batch size 1)."""
 
@@ -37,8 +51,8 @@ class StreamingSearch(abc.ABC):
         """Forget everything: ready for a new utterance."""
 
     @abc.abstractmethod
-    def advance(self, enc: torch.Tensor) -> None:
-        """Consume the next encoder frames ``enc`` (T, D) (T may be 0)."""
+    def advance(self, enc: Any) -> None:
+        """Consume the next encoder frames ``enc`` (T, D) (T may be 0; a tensor or an array)."""
 
     @abc.abstractmethod
     def partial(self) -> List[int]:

@@ -1,0 +1,61 @@
+"""Chunk arithmetic of the streaming encoder, free of PyTorch (shared with the runtime).
+
+The encoder's convolutional subsampling is a stack of (kernel, stride) layers over feature
+frames.  A streaming step reads :meth:`SubsamplingGeometry.window` feature frames to emit
+``chunk_size`` encoder frames and then drops the ``chunk_size * subsampling`` frames it no
+longer needs; :meth:`SubsamplingGeometry.steps` plans the steps over a feature buffer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+
+@dataclass(frozen=True)
+class SubsamplingGeometry:
+    """layout: ((kernel, stride), ...) of the subsampling layers over time."""
+
+    layout: Tuple[Tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, layout: Sequence[Sequence[int]]) -> "SubsamplingGeometry":
+        return cls(tuple((int(k), int(s)) for k, s in layout))
+
+    @property
+    def subsampling(self) -> int:
+        return math.prod(s for _, s in self.layout)
+
+    @property
+    def receptive_field(self) -> int:
+        """Feature frames the first output frame reads."""
+        receptive, jump = 1, 1
+        for kernel, stride in self.layout:
+            receptive += (kernel - 1) * jump
+            jump *= stride
+        return receptive
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Feature frames an output frame reads beyond its own ``subsampling`` frames."""
+        return max(0, self.receptive_field - self.subsampling)
+
+    def output_length(self, frames: int) -> int:
+        """Encoder frames of ``frames`` feature frames (0 when too short)."""
+        for kernel, stride in self.layout:
+            frames = (frames - kernel) // stride + 1
+        return max(0, frames)
+
+    def window(self, chunk_size: int) -> int:
+        """Feature frames one streaming step reads to emit ``chunk_size`` encoder frames."""
+        return (chunk_size - 1) * self.subsampling + self.receptive_field
+
+    def steps(self, buffered: int, chunk_size: int, is_final: bool) -> Tuple[List[Tuple[int, int]], int]:
+        """Steps over a buffer of ``buffered`` feature frames: ([(start, stop) read by each step], frames
+        consumed).  Only complete windows, unless ``is_final`` (then a last, shorter chunk too)."""
+        window = self.window(chunk_size)
+        steps, start = [], 0
+        while buffered - start >= window or (is_final and self.output_length(buffered - start) > 0):
+            steps.append((start, min(start + window, buffered)))
+            start += min(chunk_size, self.output_length(buffered - start)) * self.subsampling
+        return steps, start

@@ -1,0 +1,1 @@
+"""Incremental STFT/log-mel front-end pieces that need no PyTorch (shared with the runtime)."""
