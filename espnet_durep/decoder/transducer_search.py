@@ -120,6 +120,9 @@ class TransducerSearch(StreamingSearch):
     def partial(self) -> List[int]:
         return list(self._beam[0].tokens)
 
+    def partial_token_frames(self) -> List[int]:
+        return list(self._beam[0].frames)
+
     def finalize(self) -> List[Hypothesis]:
         return [Hypothesis(list(h.tokens), h.score, list(h.frames)) for h in self._beam[: self.nbest]]
 

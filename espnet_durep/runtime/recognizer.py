@@ -67,7 +67,11 @@ class OnnxSpeech2Text:
         """Duration of one encoder frame."""
         return 1000.0 * self.frontend.hop / self.sample_rate * self.geometry.subsampling
 
+    def chunk_ms(self, chunk_size: int) -> float:
+        return chunk_size * self.frame_ms
+
     def chunk_frames(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None) -> int:
+        """Chunk in encoder frames from milliseconds or frames (default: the model's)."""
         if chunk_ms is not None:
             frames = chunk_ms / self.frame_ms
             if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
@@ -155,22 +159,51 @@ class OnnxSpeech2Text:
 
 
 class OnnxEncoderStream:
-    """Chunk caches of one utterance over the exported chunk step: feature frames in, encoder frames out."""
+    """Chunk caches of one utterance over the exported chunk step: feature frames in, encoder frames out.
+
+    :meth:`run` does every step itself; a server batching many streams asks each for its
+    :meth:`next_window`, runs the chunk step on the batch and hands the outputs back with
+    :meth:`complete`.
+    """
 
     def __init__(self, model: OnnxModel, geometry: SubsamplingGeometry, chunk_size: int, num_left_chunks: int):
         self.model, self.geometry = model, geometry
         self.chunk_size, self.num_left_chunks = chunk_size, num_left_chunks
         self.feats = np.zeros((0, model.input_size), dtype=np.float32)
-        self.att_cache, self.cnn_cache = model.empty_caches(1)
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty caches (a new segment); buffered feature frames are kept."""
+        self.att_cache, self.cnn_cache = self.model.empty_caches(1)
+
+    def push(self, frames: np.ndarray) -> None:
+        self.feats = np.concatenate([self.feats, frames.astype(np.float32, copy=False)])
+
+    def next_window(self, is_final: bool) -> Optional[np.ndarray]:
+        """Feature frames (F, idim) of the next chunk step, None until a chunk is complete."""
+        steps, _ = self.geometry.steps(self.feats.shape[0], self.chunk_size, is_final)
+        if not steps:
+            return None
+        start, stop = steps[0]
+        return self.feats[start:stop]
+
+    def complete(self, enc: np.ndarray, att_cache: np.ndarray, cnn_cache: np.ndarray) -> np.ndarray:
+        """Take the outputs of the step on :meth:`next_window`: enc (c, D), att_cache (L, 1, H, Tc + c, 2 d_k)
+        (trimmed here to the left context), cnn_cache (L, 1, D, K')."""
+        if self.num_left_chunks >= 0:
+            keep = min(self.num_left_chunks * self.chunk_size, att_cache.shape[3])
+            att_cache = att_cache[:, :, :, att_cache.shape[3] - keep:]
+        self.att_cache, self.cnn_cache = att_cache, cnn_cache
+        self.feats = self.feats[enc.shape[0] * self.geometry.subsampling:]
+        return enc
+
+    def run(self, is_final: bool) -> np.ndarray:
+        out: List[np.ndarray] = []
+        while (window := self.next_window(is_final)) is not None:
+            enc, att, cnn = self.model.chunk_step(window[None], self.att_cache, self.cnn_cache)
+            out.append(self.complete(enc[0], att, cnn))
+        return np.concatenate(out) if out else np.zeros((0, self.model.output_size), dtype=np.float32)
 
     def accept(self, frames: np.ndarray, is_final: bool) -> np.ndarray:
-        buf = np.concatenate([self.feats, frames.astype(np.float32, copy=False)])
-        steps, consumed = self.geometry.steps(buf.shape[0], self.chunk_size, is_final)
-        out: List[np.ndarray] = []
-        keep = self.num_left_chunks * self.chunk_size
-        for start, stop in steps:
-            enc, att, self.cnn_cache = self.model.chunk_step(buf[None, start:stop], self.att_cache, self.cnn_cache)
-            self.att_cache = att if self.num_left_chunks < 0 else att[:, :, :, att.shape[3] - min(keep, att.shape[3]):]
-            out.append(enc[0])
-        self.feats = buf[consumed:]
-        return np.concatenate(out) if out else np.zeros((0, self.model.output_size), dtype=np.float32)
+        self.push(frames)
+        return self.run(is_final)

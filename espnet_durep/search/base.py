@@ -59,6 +59,10 @@ class StreamingSearch(abc.ABC):
         """Token ids of the current best hypothesis."""
 
     @abc.abstractmethod
+    def partial_token_frames(self) -> List[int]:
+        """Per token of :meth:`partial`, the encoder frame at which it was emitted."""
+
+    @abc.abstractmethod
     def finalize(self) -> List[Hypothesis]:
         """N-best hypotheses (best first) after the last frame."""
 

@@ -101,6 +101,9 @@ class CTCGreedySearch(_CTCSearch):
     def partial(self) -> List[int]:
         return list(self._tokens)
 
+    def partial_token_frames(self) -> List[int]:
+        return list(self._token_frames)
+
     def finalize(self) -> List[Hypothesis]:
         return [Hypothesis(list(self._tokens), self._score, list(self._token_frames))]
 
@@ -180,8 +183,14 @@ class CTCPrefixBeamSearch(_CTCSearch):
         best = sorted((kv for kv in scored if kv[0] > NEG_INF), key=lambda kv: kv[0], reverse=True)
         self._beam = {prefix: nxt[prefix] for _, prefix in best[: self.beam_size]}
 
+    def _best(self) -> Tuple[Tuple[int, ...], _Prefix]:
+        return max(self._beam.items(), key=lambda kv: kv[1].total)
+
     def partial(self) -> List[int]:
-        return list(max(self._beam.items(), key=lambda kv: kv[1].total)[0])
+        return list(self._best()[0])
+
+    def partial_token_frames(self) -> List[int]:
+        return list(self._best()[1].frames)
 
     def finalize(self) -> List[Hypothesis]:
         ranked = sorted(self._beam.items(), key=lambda kv: kv[1].total, reverse=True)

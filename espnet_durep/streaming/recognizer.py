@@ -357,13 +357,25 @@ class EncoderStream:
 
     def __init__(self, encoder, chunk_size: int, num_left_chunks: Optional[int], device: str):
         self.encoder, self.device = encoder, device
+        self.chunk_size, self.num_left_chunks = chunk_size, num_left_chunks
         self.cache = encoder.init_cache(1, chunk_size, num_left_chunks)
+        self._pushed: List[torch.Tensor] = []
 
-    @property
-    def chunk_size(self) -> int:
-        return self.cache.chunk_size
+    def push(self, frames: torch.Tensor) -> None:
+        self._pushed.append(frames)
 
     @torch.no_grad()
-    def accept(self, frames: torch.Tensor, is_final: bool) -> torch.Tensor:
-        enc, self.cache = self.encoder.accept_feats(frames[None].to(self.device), self.cache, is_final)
+    def run(self, is_final: bool) -> torch.Tensor:
+        feats = torch.cat(self._pushed) if self._pushed else torch.zeros(0, self.encoder.input_size)
+        self._pushed = []
+        enc, self.cache = self.encoder.accept_feats(feats[None].to(self.device), self.cache, is_final)
         return enc[0]
+
+    def accept(self, frames: torch.Tensor, is_final: bool) -> torch.Tensor:
+        self.push(frames)
+        return self.run(is_final)
+
+    def reset(self) -> None:
+        buffered = self.cache.feats
+        self.cache = self.encoder.init_cache(1, self.chunk_size, self.num_left_chunks)
+        self.cache.feats = buffered

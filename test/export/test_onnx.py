@@ -1,9 +1,7 @@
 """ONNX export of a tiny dual-mode model: every graph equals PyTorch, and so do the tokens."""
-import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,33 +13,14 @@ from espnet_durep.export.onnx import check_export, export_onnx
 from espnet_durep.frontend.logmel import LogMelFeatures
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 from espnet_durep.streaming.recognizer import Speech2TextDualMode
-from tiny_asr import TINY_CONFIG, save_experiment
+from tiny_asr import save_experiment
+from tiny_onnx import real_speech, tiny_experiment
 
-pytest.importorskip("onnxruntime")
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "speechocean762_subset"
-
-
-def _real_speech(n=2):
-    files = sorted(CORPUS.glob("WAVE/*/*.flac"))[:n]
-    if not files:
-        pytest.skip(f"{CORPUS} not found")
-    return {f.stem: soundfile.read(f, dtype="float32")[0] for f in files}
 
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
-    root = tmp_path_factory.mktemp("exp")
-    rng = np.random.default_rng(0)
-    stats = root / "feats_stats.npz"
-    mean, var = rng.normal(-5, 1, size=20), rng.uniform(1.0, 4.0, size=20)
-    np.savez(stats, count=100.0, sum=mean * 100.0, sum_square=(var + mean**2) * 100.0)
-    config = copy.deepcopy(TINY_CONFIG)
-    config["normalize"], config["normalize_conf"] = "global_mvn", {"stats_file": str(stats)}
-    exp, model = save_experiment(root, "model", config, ["--token_type", "char"])
-    with torch.no_grad():  # an untrained model emits mostly blanks: make it emit tokens
-        model.ctc.ctc_lo.bias[0] -= 3.0
-    torch.save(model.state_dict(), exp / "model.pth")
-    return exp
+    return tiny_experiment(tmp_path_factory.mktemp("exp"))
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +102,11 @@ def test_full_encoder_ctc_and_decoder_equal_pytorch(s2t, ort, wave):
 
 
 @pytest.mark.parametrize("search", ["attention_rescoring", "ctc_prefix_beam", "ctc_greedy"])
-def test_tokens_equal_pytorch_in_both_modes_on_real_speech(experiment, export_dir, search):
+def test_tokens_equal_pytorch_in_both_modes_onreal_speech(experiment, export_dir, search):
     torch_s2t = Speech2TextDualMode.from_pretrained(experiment, beam_size=3, full_search=search,
                                                     streaming_search=search)
     onnx_s2t = OnnxSpeech2Text(export_dir, beam_size=3, full_search=search, streaming_search=search)
-    for wave in _real_speech().values():
+    for wave in real_speech().values():
         assert onnx_s2t(wave).token_ids == torch_s2t(torch.from_numpy(wave)).token_ids
         results = []
         for s in (torch_s2t, onnx_s2t):
@@ -140,7 +119,7 @@ def test_tokens_equal_pytorch_in_both_modes_on_real_speech(experiment, export_di
 
 
 def test_check_export_reports_exactness(s2t, export_dir):
-    report = check_export(s2t, export_dir, _real_speech(1))
+    report = check_export(s2t, export_dir, real_speech(1))
     assert max(report["max_abs_diff"].values()) < 1e-3 and report["token_mismatches"] == []
 
 
@@ -189,7 +168,7 @@ def test_cli_exports_and_checks_on_a_data_dir(experiment, tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     lines = []
-    for utt, wave in _real_speech().items():
+    for utt, wave in real_speech().items():
         soundfile.write(data / f"{utt}.wav", wave, 16000)
         lines.append(f"{utt} {data / f'{utt}.wav'}")
     (data / "wav.scp").write_text("\n".join(lines) + "\n")
