@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,16 @@ class SubsamplingGeometry:
             steps.append((start, min(start + window, buffered)))
             start += min(chunk_size, self.output_length(buffered - start)) * self.subsampling
         return steps, start
+
+
+def chunk_frames(chunk_ms: Optional[float], chunk_size: Optional[int], frame_ms: float, default: int) -> int:
+    """A streaming chunk in encoder frames, from milliseconds or from frames (None: ``default``)."""
+    if chunk_ms is not None:
+        frames = chunk_ms / frame_ms
+        if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
+            raise ValueError(f"chunk_ms={chunk_ms} is not a positive multiple of the {frame_ms:g} ms encoder frame")
+        return int(round(frames))
+    chunk = default if chunk_size is None else int(chunk_size)
+    if chunk < 1:
+        raise ValueError(f"streaming chunk_size must be >= 1, got {chunk}")
+    return chunk

@@ -49,9 +49,12 @@ def test_import_tries_no_network():
     assert "nltk_data" not in proc.stderr and "urlopen" not in proc.stderr, proc.stderr
 
 
-def test_the_package_and_its_searches_import_without_torch_or_espnet():
-    """Registration is the task's job, not an import side effect of the package."""
-    code = ("import sys, espnet_durep, espnet_durep.search.ctc, espnet_durep.search.rescoring; "
+def test_the_package_and_the_runtime_import_without_torch_or_espnet():
+    """Registration is the task's job, not an import side effect; the runtime is PyTorch-free."""
+    modules = ("espnet_durep", "espnet_durep.search.ctc", "espnet_durep.search.rescoring", "espnet_durep.search.session",
+               "espnet_durep.frontend.logmel", "espnet_durep.chunking", "espnet_durep.runtime.recognizer",
+               "espnet_durep.runtime.server", "espnet_durep.bin.serve", "espnet_durep.bin.stream_client")
+    code = (f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; "
             "print(sorted(m for m in ('torch', 'espnet2', 'espnet') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

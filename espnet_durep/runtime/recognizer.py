@@ -7,7 +7,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from espnet_durep.chunking import SubsamplingGeometry
+from espnet_durep.chunking import SubsamplingGeometry, chunk_frames
 from espnet_durep.frontend.logmel import LogMelFeatures, LogMelSettings
 from espnet_durep.runtime.model import OnnxModel
 from espnet_durep.runtime.tokens import TokenText
@@ -72,16 +72,7 @@ class OnnxSpeech2Text:
 
     def chunk_frames(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None) -> int:
         """Chunk in encoder frames from milliseconds or frames (default: the model's)."""
-        if chunk_ms is not None:
-            frames = chunk_ms / self.frame_ms
-            if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
-                raise ValueError(f"chunk_ms={chunk_ms} is not a positive multiple of the {self.frame_ms:g} ms "
-                                 f"encoder frame")
-            return int(round(frames))
-        chunk = self.default_chunk_size if chunk_size is None else int(chunk_size)
-        if chunk < 1:
-            raise ValueError(f"streaming chunk_size must be >= 1, got {chunk}")
-        return chunk
+        return chunk_frames(chunk_ms, chunk_size, self.frame_ms, self.default_chunk_size)
 
     def waveform(self, samples) -> np.ndarray:
         speech = np.asarray(samples, dtype=np.float32)

@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from espnet_durep.chunking import chunk_frames
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
 from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
 from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
@@ -188,13 +189,7 @@ class Speech2TextDualMode:
 
     def chunk_frames(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None) -> int:
         """Chunk in encoder frames from milliseconds or frames (default: the model's)."""
-        if chunk_ms is not None:
-            frames = chunk_ms / self.frame_ms
-            if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
-                raise ValueError(f"chunk_ms={chunk_ms} is not a positive multiple of the "
-                                 f"{self.frame_ms:g} ms encoder frame")
-            return int(round(frames))
-        return self.encoder.chunk_size if chunk_size is None else int(chunk_size)
+        return chunk_frames(chunk_ms, chunk_size, self.frame_ms, self.encoder.chunk_size)
 
     def algorithmic_latency(self, chunk_size: int):
         subsampling_lookahead_ms = self.encoder.embed.lookahead_frames * self.feature_shift_ms
