@@ -140,7 +140,7 @@ class Speech2TextDualMode:
     def from_pretrained(cls, path: Union[str, Path], model_file: Optional[str] = None, **kwargs):
         """From an experiment directory (config.yaml + the best model .pth), a packed zip, or an ONNX
         export directory (then an :class:`~espnet_durep.runtime.recognizer.OnnxSpeech2Text`)."""
-        from espnet_durep.bin.pack_model import unpack
+        from espnet_durep.export.pack import unpack
 
         path = Path(path)
         if (path / "manifest.json").is_file():  # an ONNX export: ONNX Runtime, same API

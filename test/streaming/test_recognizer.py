@@ -72,7 +72,7 @@ def test_chunk_in_ms_and_latency(experiment):
 
 
 def test_from_pretrained_directory_and_packed_zip(experiment, tmp_path, wave):
-    from espnet_durep.bin.pack_model import pack
+    from espnet_durep.export.pack import pack
 
     (experiment / "valid.acc.ave.pth").write_bytes((experiment / "model.pth").read_bytes())
     a = Speech2TextDualMode.from_pretrained(experiment, beam_size=2)(wave)

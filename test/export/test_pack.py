@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from espnet_durep.bin.pack_model import pack, unpack
+from espnet_durep.export.pack import pack, unpack
 
 
 @pytest.fixture
