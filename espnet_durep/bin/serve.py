@@ -30,6 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle_timeout_s", type=float, default=30.0, help="close a stream silent this long")
     parser.add_argument("--max_pending_s", type=float, default=30.0,
                         help="audio waiting to be decoded per stream before the server refuses more")
+    parser.add_argument("--max_left_chunks", type=int, default=16,
+                        help="largest left context a client may ask for (-1: also unlimited, unbounded memory)")
     parser.add_argument("--beam_size", type=int, default=10, help="CTC prefix beam")
     parser.add_argument("--ctc_weight", type=float, default=0.3, help="CTC weight of attention rescoring")
     parser.add_argument("--streaming_search", default="attention_rescoring",
@@ -72,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rules = EndpointRules(not args.no_endpoint, args.silence_before_speech_ms, args.trailing_silence_ms,
                           args.max_utterance_ms)
     server = StreamingServer(s2t, args.max_streams, args.max_batch, args.idle_timeout_s, args.max_pending_s,
-                             endpoint=rules)
+                             args.max_left_chunks, endpoint=rules)
     try:
         asyncio.run(server.serve_forever(args.host, args.port))
     except KeyboardInterrupt:

@@ -108,16 +108,19 @@ class StreamingServer:
         max_batch: streams per batched chunk step.
         idle_timeout_s: a connection that sends nothing for this long is closed with an error.
         max_pending_s: audio waiting to be encoded per stream before the server refuses more.
+        max_left_chunks: largest left context a client may ask for (the attention cache per stream
+            grows with it); -1 also allows unlimited context, whose memory grows with the stream.
         max_message_bytes: largest websocket message accepted.
         endpoint: default endpoint rules (a client's ``start`` may change them).
     """
 
     def __init__(self, recognizer: OnnxSpeech2Text, max_streams: int = 32, max_batch: int = 16,
-                 idle_timeout_s: float = 30.0, max_pending_s: float = 30.0, max_message_bytes: int = 1 << 20,
-                 endpoint: Optional[EndpointRules] = None):
+                 idle_timeout_s: float = 30.0, max_pending_s: float = 30.0, max_left_chunks: int = 16,
+                 max_message_bytes: int = 1 << 20, endpoint: Optional[EndpointRules] = None):
         self.recognizer = recognizer
         self.max_streams, self.max_batch = max_streams, max_batch
         self.idle_timeout_s, self.max_pending_s = idle_timeout_s, max_pending_s
+        self.max_left_chunks = max_left_chunks
         self.max_message_bytes = max_message_bytes
         self.endpoint = endpoint or EndpointRules()
         self._streams: Dict[int, _Stream] = {}
@@ -208,9 +211,12 @@ class StreamingServer:
         fmt = start.get("format", "s16le")
         if fmt not in FORMATS:
             raise ClientError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
-        left = start.get("left_chunks", s2t.default_left_chunks)
+        left = start.get("left_chunks", self._default_left_chunks())
         if not isinstance(left, int) or left < -1:
             raise ClientError(f"left_chunks must be an integer >= -1, got {left!r}")
+        if self.max_left_chunks >= 0 and not 0 <= left <= self.max_left_chunks:
+            raise ClientError(f"left_chunks {left} is not served: this server keeps at most {self.max_left_chunks} "
+                              f"left chunks per stream (bounded memory)")
         try:
             chunk = s2t.chunk_frames(chunk_ms=start.get("chunk_ms"))
         except (ValueError, TypeError) as e:
@@ -224,6 +230,12 @@ class StreamingServer:
         log.info("client %s: stream %d started (chunk %g ms, left %d)", websocket.remote_address, stream.key,
                  s2t.chunk_ms(chunk), left)
         return stream
+
+    def _default_left_chunks(self) -> int:
+        model_default = self.recognizer.default_left_chunks
+        if self.max_left_chunks < 0 or 0 <= model_default <= self.max_left_chunks:
+            return model_default
+        return self.max_left_chunks
 
     async def _receive(self, stream: _Stream) -> None:
         while True:

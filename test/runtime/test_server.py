@@ -14,7 +14,7 @@ from espnet_durep.runtime.server import EndpointRules, StreamingServer
 from espnet_durep.streaming.recognizer import Speech2TextDualMode
 from tiny_onnx import real_speech, tiny_experiment
 
-NO_ENDPOINT = {"enabled": False}
+START = {"chunk_ms": 40, "left_chunks": 4, "endpoint": {"enabled": False}}  # tiny model: 20 ms frames
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def wavs(tmp_path_factory):
     return paths
 
 
-def _alone(recognizer, path, chunk_ms=40, left=-1):
+def _alone(recognizer, path, chunk_ms=START["chunk_ms"], left=START["left_chunks"]):
     """The same audio (as 16-bit PCM) decoded in one process, no server."""
     wave = soundfile.read(path, dtype="int16")[0].astype(np.float32) / 32768.0
     stream = recognizer.stream(chunk_ms=chunk_ms, num_left_chunks=left)
@@ -69,7 +69,7 @@ def test_concurrent_streams_are_batched_and_each_equals_decoding_it_alone(recogn
         async def late(path, delay, piece_ms):
             await asyncio.sleep(delay)
             return await stream_file(url, path, piece_ms=piece_ms, realtime=True,
-                                     start={"chunk_ms": 40, "endpoint": NO_ENDPOINT})
+                                     start=START)
         paths = list(wavs.values())
         results = await asyncio.gather(late(paths[0], 0.0, 100), late(paths[1], 0.3, 37), late(paths[2], 0.6, 250))
         return results, server.steps, server.stream_steps
@@ -148,11 +148,13 @@ async def _exchange(url, *messages):
     ([{"type": "start", "endpoint": {"pause_ms": 3}}], "unknown endpoint settings ['pause_ms']"),
     ([{"type": "start"}, b"\x00\x01\x02"], "not whole 2-byte samples"),
     ([{"type": "start"}, {"type": "pause"}], "unexpected message type 'pause'"),
+    ([{"type": "start", "left_chunks": -1}], "left_chunks -1 is not served"),
+    ([{"type": "start", "left_chunks": 99}], "at most 16 left chunks"),
 ])
 def test_bad_input_gets_a_clear_error_and_the_server_goes_on(recognizer, wavs, messages, error):
     async def scenario(url, server):
         good = asyncio.create_task(stream_file(url, next(iter(wavs.values())), realtime=True,
-                                               start={"chunk_ms": 40, "endpoint": NO_ENDPOINT}))
+                                               start=START))
         return await _exchange(url, *messages), await good
 
     bad, good = _serve(recognizer, scenario)
@@ -175,13 +177,21 @@ def test_limits_idle_timeout_and_disconnects(recognizer, wavs):
         await first.close()  # disconnect mid-stream
         await asyncio.sleep(0.2)
         idle = await _exchange(url, {"type": "start"})  # then says nothing
-        after = await stream_file(url, path, start={"chunk_ms": 40, "endpoint": NO_ENDPOINT})
+        after = await stream_file(url, path, start=START)
         return refused, idle, after
 
     refused, idle, after = _serve(recognizer, scenario, max_streams=1, idle_timeout_s=0.5)
     assert refused[-1]["type"] == "error" and "limit of 1 streams" in refused[-1]["message"]
     assert idle[0]["type"] == "ready" and "no message for 0.5 s" in idle[-1]["message"]
     assert after[-1]["type"] == "done" and _finals(after)[0]["tokens"] == _alone(recognizer, path).tokens
+
+
+def test_a_stream_the_server_cannot_keep_up_with_is_refused(recognizer):
+    async def scenario(url, server):
+        return await _exchange(url, {"type": "start"}, np.zeros(16000, dtype="<i2").tobytes())
+
+    replies = _serve(recognizer, scenario, max_pending_s=0.5)
+    assert "more than 0.5 s of audio wait to be decoded" in replies[-1]["message"]
 
 
 def test_serve_and_stream_client_commands_end_to_end(export_dir, wavs, recognizer):
@@ -212,7 +222,8 @@ def test_serve_and_stream_client_commands_end_to_end(export_dir, wavs, recognize
     assert client.returncode == 0, client.stderr
     finals = [json.loads(line) for line in client.stdout.splitlines()]
     assert [f["file"] for f in finals] == [str(p) for p in paths]
-    # the server decodes with its default chunk (the model's), left context as exported
+    # the client sends no settings: the model's chunk, and the server's 16 left chunks (the model has unlimited)
+    assert recognizer.default_left_chunks == -1
     for f, path in zip(finals, paths):
         assert f["tokens"] == _alone(recognizer, path, chunk_ms=recognizer.chunk_ms(recognizer.default_chunk_size),
-                                     left=recognizer.default_left_chunks).tokens
+                                     left=16).tokens
