@@ -31,6 +31,7 @@ from torch import nn
 
 import espnet_durep
 from espnet_durep.frontend.logmel import LogMelFeatures, LogMelSettings
+from espnet_durep.model.dual_mode_asr import DualModeASRModel
 from espnet_durep.runtime.model import FORMAT, FORMAT_VERSION, sha256
 
 OPSET = 17
@@ -151,7 +152,7 @@ def _quantize(path: Path) -> None:
 @torch.no_grad()
 def export_onnx(s2t, output_dir: Path, quantize: Optional[str] = None) -> Dict:
     """Write the export directory of the recogniser ``s2t`` (a ``Speech2TextDualMode``); returns the manifest."""
-    if s2t.transducer:
+    if not isinstance(s2t.model, DualModeASRModel):
         raise ValueError("ONNX export covers dual-mode CTC/attention models; transducer models are not exported "
                          "(their beam search calls the prediction and joint networks label by label)")
     if quantize not in (None, *QUANTIZATIONS):
@@ -184,7 +185,7 @@ def export_onnx(s2t, output_dir: Path, quantize: Optional[str] = None) -> Dict:
     enc = torch.randn(1, 11, encoder.output_size())
     exported = {}
     for mode in ("full", "stream"):
-        ctc, decoder = s2t._heads(mode)
+        ctc, decoder = s2t.model.heads(mode)
         for kind, module in (("ctc", ctc), ("decoder", decoder)):
             if module is None:
                 graphs[kind][mode] = None
@@ -274,7 +275,7 @@ def check_export(s2t, export_dir: Path, waves: Dict[str, np.ndarray], chunk_size
         enc = s2t.encode(speech, "full")
         ort_enc = ort.model.encode_full(feats[0].numpy())
         diffs["encoder_full"] = max(diffs["encoder_full"], float(np.abs(enc.numpy() - ort_enc).max()))
-        ctc = torch.log_softmax(s2t._heads("full")[0].ctc_lo(enc), dim=-1).numpy()
+        ctc = torch.log_softmax(s2t.model.heads("full")[0].ctc_lo(enc), dim=-1).numpy()
         diffs["ctc_full"] = max(diffs["ctc_full"], float(np.abs(ctc - ort.model.ctc_log_probs("full", ort_enc)).max()))
         stream = s2t.new_encoder_stream(chunk, num_left_chunks)
         ort_stream = ort.new_encoder_stream(chunk, num_left_chunks)

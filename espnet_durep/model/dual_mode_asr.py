@@ -35,9 +35,14 @@ from espnet_durep.distill.teacher_kd import (
     posterior_kd,
 )
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
+from espnet_durep.model.inference import SearchOptions, check_search, ctc_log_posteriors, decoder_log_probs
 from espnet_durep.model.training_steps import TrainingSteps
+from espnet_durep.search.base import Hypothesis, StreamingSearch
+from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
+from espnet_durep.search.rescoring import attention_rescore
 
 MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
+CTC_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")  # decoding, the default first
 
 
 class DualModeASRModel(TrainingSteps, ESPnetASRModel):
@@ -215,6 +220,38 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
         enc, lens, _ = self.encoder(feats, feats_lengths, mode=mode, chunk_size=chunk_size,
                                     num_left_chunks=num_left_chunks)
         return enc, lens
+
+    def searches(self, mode: str) -> Tuple[str, ...]:
+        """Incremental searches of ``mode`` (the inference contract, :mod:`espnet_durep.model.inference`)."""
+        return CTC_SEARCHES if self.heads(mode)[1] is not None else CTC_SEARCHES[1:]
+
+    def make_search(self, mode: str, name: str, options: SearchOptions) -> StreamingSearch:
+        check_search(self, mode, name)
+        ctc = self.heads(mode)[0]
+        if ctc is None:
+            raise ValueError("decoding a dual-mode model needs its CTC head (train with ctc_weight > 0)")
+        log_posteriors = ctc_log_posteriors(ctc)
+        if name == "ctc_greedy":
+            return CTCGreedySearch(log_posteriors, blank_id=self.blank_id, blank_penalty=options.blank_penalty)
+        return CTCPrefixBeamSearch(log_posteriors, beam_size=options.beam_size, token_beam=options.token_beam,
+                                   blank_id=self.blank_id, blank_penalty=options.blank_penalty)
+
+    def second_pass(self, mode: str, name: str, hyps: List[Hypothesis], enc: torch.Tensor,
+                    options: SearchOptions) -> List[Hypothesis]:
+        """Attention rescoring of the CTC n-best over the utterance's encoder output (T, D)."""
+        decoder = self.heads(mode)[1]
+        if name != "attention_rescoring" or decoder is None or enc.size(0) == 0:
+            return hyps
+        return attention_rescore(decoder_log_probs(decoder, enc), hyps, self.sos, self.eos, options.ctc_weight)
+
+    def alignment_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
+        """(T, V) full-context CTC log-posteriors of encoder output (T, D)."""
+        return torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1)
+
+    def joint_search_heads(self):
+        """(ctc, decoder) of full-context mode for ESPnet's joint beam search; None without a decoder."""
+        ctc, decoder = self.heads("full")
+        return None if decoder is None else (ctc, decoder)
 
     def _branch(self, mode, feats, flens, ys_pad, ys_lens, ys_in, ys_out, ys_in_lens) -> Dict[str, object]:
         """Encoder pass in ``mode`` + its CTC / attention losses."""

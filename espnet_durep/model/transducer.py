@@ -15,14 +15,15 @@ Transducer posterior KD from a frozen teacher (another transducer model of this 
 attached by the task for training only, never a sub-module) supervises the lattice
 logits of chosen student passes with :class:`~espnet_durep.distill.rnnt_kd.RNNTKD`.
 
-Inference interface shared by the transducer models (what a recogniser calls):
-:attr:`streaming_encoder`, :meth:`encode_for_decoding` and :meth:`streaming_search`.
+Inference: the contract of :mod:`espnet_durep.model.inference` (searches, make_search,
+second_pass, ...), over :attr:`streaming_encoder`, :meth:`encode_for_decoding` and
+:meth:`streaming_search`.
 """
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torchaudio
@@ -37,7 +38,9 @@ from espnet_durep.distill.rnnt_kd import RNNTKD
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
+from espnet_durep.model.inference import SearchOptions, check_search
 from espnet_durep.model.training_steps import TrainingSteps
+from espnet_durep.search.base import Hypothesis
 
 PASSES = ("stream", "lookahead")
 # decoding mode of encode_for_decoding / streaming_search -> the pass it decodes
@@ -334,3 +337,24 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
             raise ValueError(f"mode must be one of {sorted(DECODE_PASS)}, got {mode!r}")
         decoder, joint = self.rnnt_heads(DECODE_PASS[mode])
         return TransducerSearch(decoder, joint, beam_size=beam_size, **kwargs)
+
+    # the inference contract (espnet_durep.model.inference)
+    def searches(self, mode: str) -> Tuple[str, ...]:
+        return ("transducer_beam",)
+
+    def make_search(self, mode: str, name: str, options: SearchOptions) -> TransducerSearch:
+        check_search(self, mode, name)
+        if options.blank_penalty:
+            raise ValueError("blank_penalty applies to the CTC searches of CTC/attention models, not to transducers")
+        return self.streaming_search(beam_size=options.beam_size, mode=mode)
+
+    def second_pass(self, mode: str, name: str, hyps: List[Hypothesis], enc: torch.Tensor,
+                    options: SearchOptions) -> List[Hypothesis]:
+        return hyps  # the transducer beam is final
+
+    def alignment_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
+        """(T, V) CTC log-posteriors of the look-ahead pass when the model has a CTC head, else None."""
+        return None if self.ctc is None else torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1)
+
+    def joint_search_heads(self):
+        return None  # no ESPnet joint CTC/attention search: the transducer beam decodes both modes

@@ -26,9 +26,8 @@ import torch
 
 from espnet_durep.chunking import chunk_frames
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
+from espnet_durep.model.inference import SearchOptions
 from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
-from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
-from espnet_durep.search.rescoring import attention_rescore
 from espnet_durep.search.session import StreamingSession
 from espnet_durep.streaming.frontend import StreamingFeatures
 
@@ -36,33 +35,6 @@ FULL_SEARCHES = ("joint", "attention_rescoring", "ctc_prefix_beam", "ctc_greedy"
 STREAMING_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
 MODEL_FILE_PREFERENCE = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.loss.ave.pth",
                          "valid.loss.best.pth", "model.pth")
-
-
-def _is_transducer(model) -> bool:
-    return hasattr(model, "streaming_search")
-
-
-def ctc_log_posteriors(ctc: torch.nn.Module):
-    """The searches' ``log_posteriors`` for an ESPnet CTC head: (T, D) tensor -> (T, V) array."""
-    @torch.no_grad()
-    def log_posteriors(enc: torch.Tensor) -> np.ndarray:
-        return torch.log_softmax(ctc.ctc_lo(enc), dim=-1).cpu().numpy()
-
-    return log_posteriors
-
-
-def decoder_log_probs(decoder: torch.nn.Module, enc: torch.Tensor):
-    """Attention rescoring's ``decoder_log_probs`` for an ESPnet decoder over ``enc`` (T, D)."""
-    @torch.no_grad()
-    def log_probs(ys_in: np.ndarray, ys_in_lens: np.ndarray) -> np.ndarray:
-        n = ys_in.shape[0]
-        memory = enc[None].expand(n, -1, -1)
-        memory_lens = torch.full((n,), enc.size(0), dtype=torch.long, device=enc.device)
-        logits, _ = decoder(memory, memory_lens, torch.from_numpy(ys_in).to(enc.device),
-                            torch.from_numpy(ys_in_lens).to(enc.device))
-        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
-
-    return log_probs
 
 
 class Speech2TextDualMode:
@@ -103,24 +75,18 @@ class Speech2TextDualMode:
         from espnet2.text.build_tokenizer import build_tokenizer
         from espnet2.text.token_id_converter import TokenIDConverter
 
-        if full_search not in FULL_SEARCHES:
-            raise ValueError(f"full_search must be one of {FULL_SEARCHES}, got {full_search!r}")
-        if streaming_search not in STREAMING_SEARCHES:
-            raise ValueError(f"streaming_search must be one of {STREAMING_SEARCHES}, got {streaming_search!r}")
         model, args = DurepTask.build_model_from_file(asr_train_config, asr_model_file, device)
         self.model = model.eval()
         self.args = args
         self.device = device
-        self.transducer = _is_transducer(model)
-        if not self.transducer and not self.has_ctc:
-            raise ValueError(f"{asr_train_config}: streaming decoding of CTC/attention models needs a CTC head")
-        if self.transducer and full_search != "joint":
-            raise ValueError("transducer models decode with their own beam search: leave full_search at 'joint'")
-        if self.transducer and blank_penalty != 0.0:
-            raise ValueError("blank_penalty applies to the CTC searches of CTC/attention models, not to transducers")
+        self.options = SearchOptions(beam_size, token_beam, blank_penalty, ctc_weight)
         self.beam_size, self.ctc_weight, self.token_beam = beam_size, ctc_weight, token_beam
         self.blank_penalty = blank_penalty
-        self.full_search, self.streaming_search = full_search, streaming_search
+        self.full_search = self._resolve("full", full_search, FULL_SEARCHES)
+        self.streaming_search = self._resolve("stream", streaming_search, STREAMING_SEARCHES)
+        for mode in ("full", "stream"):
+            if self.search_name(mode) != "joint":
+                self.make_search(mode)  # a wrong option fails here, not at the first utterance
         self.penalty, self.maxlenratio, self.minlenratio = penalty, maxlenratio, minlenratio
         self.token_list = list(model.token_list)
         self.converter = TokenIDConverter(token_list=self.token_list)
@@ -220,38 +186,36 @@ class Speech2TextDualMode:
         return feats, lens
 
     # ----------------------------------------------------------------- searches
-    def make_search(self, mode: str) -> StreamingSearch:
-        """A fresh incremental search for ``mode`` ("full" or "stream")."""
-        if self.transducer:
-            return self.model.streaming_search(beam_size=self.beam_size, mode=mode)
-        log_posteriors = ctc_log_posteriors(self._heads(mode)[0])
-        if self.search_name(mode) == "ctc_greedy":
-            return CTCGreedySearch(log_posteriors, blank_id=0, blank_penalty=self.blank_penalty)
-        return CTCPrefixBeamSearch(log_posteriors, beam_size=self.beam_size, token_beam=self.token_beam, blank_id=0,
-                                   blank_penalty=self.blank_penalty)
+    def _resolve(self, mode: str, name: str, choices) -> str:
+        """The search run for ``mode``: ``name``, or the model's only one (a transducer's beam) when
+        ``name`` is the default of a model family it does not apply to."""
+        if name not in choices:
+            raise ValueError(f"{'full_search' if mode == 'full' else 'streaming_search'} must be one of "
+                             f"{choices}, got {name!r}")
+        if name == "joint" and self.model.joint_search_heads() is not None:
+            return name
+        available = self.model.searches(mode)
+        if name in available:
+            return name
+        if name == choices[0] and len(available) == 1:
+            return available[0]
+        raise ValueError(f"{type(self.model).__name__} decodes {mode} mode with {', '.join(available)}"
+                         f"{' or joint' if mode == 'full' and self.model.joint_search_heads() else ''}; "
+                         f"got {name!r}")
 
     def search_name(self, mode: str) -> str:
-        """Name of the search :meth:`make_search` runs for ``mode`` ("full" or "stream")."""
-        if self.transducer:
-            return "transducer_beam"
+        """Name of the search run for ``mode`` ("full" or "stream")."""
         return self.streaming_search if mode == "stream" else self.full_search
 
-    def _heads(self, mode: str):
-        if hasattr(self.model, "heads"):
-            return self.model.heads(mode)
-        return self.model.ctc, self.model.decoder
+    def make_search(self, mode: str) -> StreamingSearch:
+        """A fresh incremental search for ``mode`` ("full" or "stream")."""
+        return self.model.make_search(mode, self.search_name(mode), self.options)
 
     def finish(self, mode: str, search: StreamingSearch, enc: Sequence[torch.Tensor]) -> Hypothesis:
         """Best hypothesis of ``search`` after the last frame, given the encoder output in pieces
-        (T_i, D) (attention rescoring if configured)."""
-        hyps = search.finalize()
-        name = self.streaming_search if mode == "stream" else self.full_search
-        decoder = None if self.transducer else self._heads(mode)[1]
-        enc = torch.cat(list(enc)) if len(enc) else None
-        if name == "attention_rescoring" and decoder is not None and enc is not None and enc.size(0) > 0:
-            hyps = attention_rescore(decoder_log_probs(decoder, enc), hyps, self.model.sos, self.model.eos,
-                                     self.ctc_weight)
-        return hyps[0]
+        (T_i, D) (the model's second pass, e.g. attention rescoring)."""
+        enc = torch.cat(list(enc)) if len(enc) else torch.zeros(0, self.encoder.output_size())
+        return self.model.second_pass(mode, self.search_name(mode), search.finalize(), enc, self.options)[0]
 
     def _joint(self):
         if self._joint_search is None:
@@ -260,9 +224,7 @@ class Speech2TextDualMode:
             from espnet.nets.scorers.ctc import CTCPrefixScorer
             from espnet.nets.scorers.length_bonus import LengthBonus
 
-            ctc, decoder = self._heads("full")
-            if decoder is None:
-                raise ValueError("full_search 'joint' needs an attention decoder; use ctc_prefix_beam")
+            ctc, decoder = self.model.joint_search_heads()
             if self.beam_size > len(self.token_list):
                 raise ValueError(f"beam_size {self.beam_size} is larger than the vocabulary ({len(self.token_list)} "
                                  f"tokens): ESPnet's joint search keeps at most one hypothesis per token")
@@ -281,12 +243,12 @@ class Speech2TextDualMode:
     @property
     def has_ctc(self) -> bool:
         """Whether the model has a (full-context) CTC head, needed for forced alignments."""
-        return getattr(self.model, "ctc", None) is not None
+        return self.model.ctc is not None
 
     @torch.no_grad()
     def ctc_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
         """(T, V) full-context CTC log-posteriors of encoder output (T, D), None without CTC."""
-        return torch.log_softmax(self.model.ctc.ctc_lo(enc), dim=-1) if self.has_ctc else None
+        return self.model.alignment_log_probs(enc)
 
     @torch.no_grad()
     def encode(self, speech: torch.Tensor, mode: str = "full", chunk_size: Optional[int] = None,
@@ -301,7 +263,7 @@ class Speech2TextDualMode:
         """Full-context recognition of a whole waveform (n,)."""
         speech = self._speech(speech)
         enc = self.encode(speech, "full")
-        if self.full_search == "joint" and not self.transducer:
+        if self.full_search == "joint":
             best = self._joint()(x=enc, maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)[0]
             hyp = Hypothesis([int(t) for t in best.yseq[1:-1]], float(best.score))
         else:
@@ -338,7 +300,7 @@ class Speech2TextDualMode:
         return EncoderStream(self.encoder, chunk_size, num_left_chunks, self.device)
 
     def keeps_encoder_output(self, mode: str) -> bool:
-        return not self.transducer and self.search_name(mode) == "attention_rescoring"
+        return self.search_name(mode) == "attention_rescoring"
 
     def waveform(self, samples) -> torch.Tensor:
         return self._speech(samples).reshape(-1)

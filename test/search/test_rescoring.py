@@ -6,7 +6,7 @@ import torch
 
 from espnet_durep.search.base import Hypothesis
 from espnet_durep.search.rescoring import attention_rescore
-from espnet_durep.streaming.recognizer import decoder_log_probs
+from espnet_durep.model.inference import decoder_log_probs
 from espnet_durep.tasks.durep import DurepTask
 from tiny_asr import TINY_CONFIG, build_args
 

@@ -1,0 +1,92 @@
+"""The inference contract: what a recogniser asks of a model, for both model families.
+
+A model that decodes (:class:`~espnet_durep.model.dual_mode_asr.DualModeASRModel`, the
+transducer models) provides, per mode ("full" or "stream"):
+
+* ``searches(mode)``: the names of the incremental searches it runs, its default first;
+* ``streaming_encoder``: the encoder that runs chunk by chunk (``init_cache`` / ``accept_feats``);
+* ``encode_for_decoding(feats, lens, mode, chunk_size, num_left_chunks) -> (enc, lens)``;
+* ``make_search(mode, name, options) -> StreamingSearch``;
+* ``second_pass(mode, name, hyps, enc, options) -> hyps`` (re-ranking at the end, or none);
+* ``alignment_log_probs(enc) -> (T, V) or None``: full-context CTC log-posteriors, for forced
+  alignments (None without a CTC head);
+* ``joint_search_heads() -> (ctc, decoder) or None``: the full-context heads ESPnet's joint
+  CTC/attention beam search scores with (None: the model has no such search);
+* ``blank_id``.
+
+The adapters below give the PyTorch-free searches (:mod:`espnet_durep.search`) what they need
+of a PyTorch head.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Protocol, Tuple
+
+import numpy as np
+import torch
+
+from espnet_durep.search.base import Hypothesis, StreamingSearch
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """beam_size: hypotheses kept; token_beam: tokens per frame tried by the CTC prefix search;
+    blank_penalty: subtracted from the CTC blank log-posterior (CTC searches); ctc_weight: CTC
+    weight of attention rescoring."""
+
+    beam_size: int = 10
+    token_beam: int = 10
+    blank_penalty: float = 0.0
+    ctc_weight: float = 0.3
+
+
+class InferenceModel(Protocol):
+    blank_id: int
+
+    def searches(self, mode: str) -> Tuple[str, ...]: ...
+
+    @property
+    def streaming_encoder(self): ...
+
+    def encode_for_decoding(self, feats: torch.Tensor, feats_lengths: torch.Tensor, mode: str,
+                            chunk_size: Optional[int] = None,
+                            num_left_chunks: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]: ...
+
+    def make_search(self, mode: str, name: str, options: SearchOptions) -> StreamingSearch: ...
+
+    def second_pass(self, mode: str, name: str, hyps: List[Hypothesis], enc: torch.Tensor,
+                    options: SearchOptions) -> List[Hypothesis]: ...
+
+    def alignment_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]: ...
+
+    def joint_search_heads(self) -> Optional[Tuple[torch.nn.Module, torch.nn.Module]]: ...
+
+
+def check_search(model: InferenceModel, mode: str, name: str) -> None:
+    if name not in model.searches(mode):
+        raise ValueError(f"{type(model).__name__} decodes {mode} mode with {', '.join(model.searches(mode))}; "
+                         f"got {name!r}")
+
+
+def ctc_log_posteriors(ctc: torch.nn.Module):
+    """The searches' ``log_posteriors`` for an ESPnet CTC head: (T, D) tensor -> (T, V) array."""
+    @torch.no_grad()
+    def log_posteriors(enc: torch.Tensor) -> np.ndarray:
+        return torch.log_softmax(ctc.ctc_lo(enc), dim=-1).cpu().numpy()
+
+    return log_posteriors
+
+
+def decoder_log_probs(decoder: torch.nn.Module, enc: torch.Tensor):
+    """Attention rescoring's ``decoder_log_probs`` for an ESPnet decoder over ``enc`` (T, D)."""
+    @torch.no_grad()
+    def log_probs(ys_in: np.ndarray, ys_in_lens: np.ndarray) -> np.ndarray:
+        n = ys_in.shape[0]
+        memory = enc[None].expand(n, -1, -1)
+        memory_lens = torch.full((n,), enc.size(0), dtype=torch.long, device=enc.device)
+        logits, _ = decoder(memory, memory_lens, torch.from_numpy(ys_in).to(enc.device),
+                            torch.from_numpy(ys_in_lens).to(enc.device))
+        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+
+    return log_probs
+
