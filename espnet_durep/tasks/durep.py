@@ -26,6 +26,7 @@ import yaml
 from espnet2.utils.types import str_or_none
 
 from espnet_durep._offline import import_offline
+from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.model.export import strip_training_only
 from espnet_durep.model.transducer import TransducerASRModel
 from espnet_durep.registry import register_all
@@ -136,10 +137,10 @@ class DurepTask(ASRTask):
         if check_teacher is not None:
             check_teacher(teacher, teacher_config)
         if getattr(model, "teacher_layer_kd_weight", 0) > 0 or getattr(model, "teacher_discrete_kd_weight", 0) > 0:
-            if not hasattr(teacher.encoder, "resolve_chunking"):
+            if not isinstance(teacher.encoder, DualModeConformerEncoder):
                 raise ValueError(
-                    f"layer/discrete distillation needs a teacher with espnet_durep's encoder "
-                    f"(return_layers); {teacher_config} has {type(teacher.encoder).__name__}")
+                    f"layer/discrete distillation needs a teacher with the dual_mode_conformer encoder (its "
+                    f"block outputs and modes); {teacher_config} has {type(teacher.encoder).__name__}")
 
     @classmethod
     def build_model_from_file(

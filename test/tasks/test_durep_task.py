@@ -104,3 +104,15 @@ def test_collect_stats_never_loads_teacher(tmp_path):
     args = build_args(tmp_path, _student_config(), ["--collect_stats", "true"])
     model = DurepTask.build_model(args)  # no teacher files given, and none needed
     assert model.teacher is None
+
+
+def test_layer_distillation_refuses_a_teacher_without_the_dual_mode_encoder(tmp_path):
+    from tiny_transducer import cascaded_config
+
+    teacher_exp, _ = save_experiment(tmp_path, "transducer_teacher", cascaded_config())
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"].update(teacher_layer_kd_weight=1.0, teacher_kd_conf={"layer_pairs": [[1, 1]]})
+    args = build_args(tmp_path, config, ["--teacher_asr_train_config", str(teacher_exp / "config.yaml"),
+                                         "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
+    with pytest.raises(ValueError, match="needs a teacher with the dual_mode_conformer encoder"):
+        DurepTask.build_model(args)
