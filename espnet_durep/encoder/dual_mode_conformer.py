@@ -6,8 +6,8 @@ in WeNet:
 
 * :meth:`DualModeConformerEncoder.forward_chunk` is one chunk step over stacked tensor
   caches (attention keys/values and convolution context of every block): tensors in,
-  tensors out, no Python state, so it can be traced for export and run on a batch of
-  streams;
+  tensors out, no Python state, so it scripts with TorchScript, traces to ONNX and runs
+  on a batch of streams (``forward`` itself is not scripted);
 * :meth:`DualModeConformerEncoder.accept_feats` is the buffering layer on top: any number
   of feature frames in, the encoder frames of every completed chunk out.
 
@@ -187,6 +187,7 @@ class DualModeConformerEncoder(AbsEncoder):
                 f"has {num_frames} frames < {self.embed.receptive_field} needed by subsampling "
                 f"x{self.subsampling}", num_frames, self.embed.receptive_field)
 
+    @torch.jit.unused  # training and whole-utterance encoding; TorchScript covers the chunk step
     def forward(
         self,
         xs_pad: torch.Tensor,
@@ -287,13 +288,19 @@ class DualModeConformerEncoder(AbsEncoder):
             (B, c, D) encoder frames, the new att_cache (L, B, H, Tc', 2 * d_k) with
             Tc' = Tc + c, or at most ``required_cache_size``, and the new cnn_cache.
         """
-        ys, att_cache, cnn_cache, _ = self._chunk_step(xs, required_cache_size, att_cache, cnn_cache, att_cache_mask)
+        ys, att_cache, cnn_cache, _ = self._chunk_step(xs, required_cache_size, att_cache, cnn_cache, att_cache_mask,
+                                                       [])
         return ys, att_cache, cnn_cache
 
-    def _chunk_step(self, xs, required_cache_size, att_cache, cnn_cache, att_cache_mask=None, return_layers=()):
+    def _chunk_step(
+        self, xs: torch.Tensor, required_cache_size: int, att_cache: torch.Tensor, cnn_cache: torch.Tensor,
+        att_cache_mask: Optional[torch.Tensor], return_layers: List[int],
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Dict[int, torch.Tensor]]:
         """:meth:`forward_chunk`, plus {layer: (B, c, D)} of ``return_layers``."""
         x = self.embed(xs)
-        layers = {0: x} if 0 in return_layers else {}
+        layers: Dict[int, torch.Tensor] = {}
+        if 0 in return_layers:
+            layers[0] = x
         n_cached = att_cache.size(3)
         pos = self.rel_pos(x.size(1), n_cached + x.size(1))
         att_mask = x.new_ones(1, x.size(1), n_cached + x.size(1), dtype=torch.bool)
@@ -331,8 +338,8 @@ class DualModeConformerEncoder(AbsEncoder):
         outputs = []
         for start, stop in steps:
             ys, cache.att_cache, cache.cnn_cache, layers = self._chunk_step(
-                buf[:, start:stop], cache.required_cache_size, cache.att_cache, cache.cnn_cache,
-                return_layers=cache.return_layers)
+                buf[:, start:stop], cache.required_cache_size, cache.att_cache, cache.cnn_cache, None,
+                list(cache.return_layers))
             for k, v in layers.items():
                 cache.layers.setdefault(k, []).append(v)
             outputs.append(ys)

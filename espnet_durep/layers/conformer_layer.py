@@ -48,22 +48,23 @@ class ConformerLayer(nn.Module):
         self.norm_final = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout_rate)
 
-    def _attention_then_rest(
+    def _attend(
         self,
         x: torch.Tensor,
         att_mask: torch.Tensor,
         pos: Tuple[torch.Tensor, torch.Tensor],
         kv_cache: Optional[Tuple[torch.Tensor, torch.Tensor]],
-        conv_fn,
-    ):
-        if self.ff_macaron is not None:
+    ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """Macaron FFN and self-attention: (x after attention, keys/values incl. these frames)."""
+        if self.ff_macaron is not None and self.norm_ff_macaron is not None:
             x = x + self.ff_scale * self.dropout(self.ff_macaron(self.norm_ff_macaron(x)))
         att, kv = self.self_attn(self.norm_mha(x), att_mask, pos[0], pos[1], kv_cache)
-        x = x + self.dropout(att)
-        conv_out, conv_cache = conv_fn(self.norm_conv(x))
+        return x + self.dropout(att), kv
+
+    def _finish(self, x: torch.Tensor, conv_out: torch.Tensor) -> torch.Tensor:
         x = x + self.dropout(conv_out)
         x = x + self.ff_scale * self.dropout(self.ff(self.norm_ff(x)))
-        return self.norm_final(x), kv, conv_cache
+        return self.norm_final(x)
 
     def forward(
         self,
@@ -75,10 +76,8 @@ class ConformerLayer(nn.Module):
         chunk_size: int,
     ) -> torch.Tensor:
         """Whole sequence. x: (B, T, D); att_mask: (B, T, T); valid: (B, T)."""
-        def conv_fn(h):
-            return self.conv(h, valid, streaming, chunk_size), None
-
-        return self._attention_then_rest(x, att_mask, pos, None, conv_fn)[0]
+        x, _ = self._attend(x, att_mask, pos, None)
+        return self._finish(x, self.conv(self.norm_conv(x), valid, streaming, chunk_size))
 
     def forward_chunk(
         self,
@@ -87,9 +86,8 @@ class ConformerLayer(nn.Module):
         pos: Tuple[torch.Tensor, torch.Tensor],
         kv_cache: Optional[Tuple[torch.Tensor, torch.Tensor]],
         conv_cache: torch.Tensor,
-    ):
+    ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
         """One chunk with caches. Returns (y, keys/values incl. this chunk, new conv cache)."""
-        def conv_fn(h):
-            return self.conv.forward_chunk(h, conv_cache)
-
-        return self._attention_then_rest(x, att_mask, pos, kv_cache, conv_fn)
+        x, kv = self._attend(x, att_mask, pos, kv_cache)
+        conv_out, conv_cache = self.conv.forward_chunk(self.norm_conv(x), conv_cache)
+        return self._finish(x, conv_out), kv, conv_cache

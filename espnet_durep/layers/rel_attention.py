@@ -14,6 +14,11 @@ import torch
 from torch import nn
 
 
+# score of a blocked query-key pair: exp() of it is exactly 0 in float32/16 next to any real score,
+# and it fits in float16 (torch.finfo(...).min would not script, nor fit every dtype)
+BLOCKED_SCORE = -1.0e4
+
+
 class RelativePositions(nn.Module):
     """Sinusoidal embeddings of the query-key distances of one attention call."""
 
@@ -53,6 +58,7 @@ class RelPositionSelfAttention(nn.Module):
         if d_model % n_head:
             raise ValueError(f"output_size={d_model} is not divisible by attention_heads={n_head}")
         self.h, self.d_k = n_head, d_model // n_head
+        self.blocked_score = BLOCKED_SCORE
         self.linear_q = nn.Linear(d_model, d_model)
         self.linear_k = nn.Linear(d_model, d_model)
         self.linear_v = nn.Linear(d_model, d_model)
@@ -96,7 +102,7 @@ class RelPositionSelfAttention(nn.Module):
         position = position.gather(-1, rel_index.expand(q.size(0), self.h, -1, -1))
         scores = (content + position) / math.sqrt(self.d_k)
         blocked = ~mask.unsqueeze(1)
-        scores = scores.masked_fill(blocked, torch.finfo(scores.dtype).min)
+        scores = scores.masked_fill(blocked, self.blocked_score)
         attn = torch.softmax(scores, dim=-1).masked_fill(blocked, 0.0)  # rows with no key -> 0
         out = torch.matmul(self.dropout(attn), v).transpose(1, 2).reshape(x.size(0), -1, self.h * self.d_k)
         return self.linear_out(out), (k, v)

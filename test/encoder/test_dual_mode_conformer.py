@@ -136,6 +136,25 @@ def test_tensor_chunk_step_traces_and_replays_with_new_cache_contents():
             att, cnn = want[1], want[2]
 
 
+@pytest.mark.parametrize("conv_mode", CONV_MODES)
+def test_chunk_step_scripts_with_torchscript_for_every_chunk_and_left_context(conv_mode):
+    """One scripted step (no trace-time sizes) equals the eager step at chunk sizes 1-3, left 0/2/all."""
+    enc = make_encoder(conv_mode)
+    scripted = torch.jit.script(ChunkStep(enc, -1))
+    with torch.no_grad():
+        for chunk, left in ((1, 0), (2, 2), (3, -1)):
+            window, cache = enc.chunk_window(chunk), enc.init_cache(1, chunk, left)
+            x = torch.randn(1, window + 5 * chunk * enc.subsampling, IDIM)
+            att, cnn = cache.att_cache, cache.cnn_cache
+            for start in range(0, 5 * chunk * enc.subsampling, chunk * enc.subsampling):
+                want = enc.forward_chunk(x[:, start:start + window], cache.required_cache_size, att, cnn)
+                got = scripted(x[:, start:start + window], att, cnn)
+                keep = got[1].size(3) if left < 0 else min(got[1].size(3), left * chunk)
+                torch.testing.assert_close(got[0], want[0], atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(got[1][:, :, :, got[1].size(3) - keep:], want[1], atol=1e-5, rtol=1e-5)
+                att, cnn = want[1], want[2]
+
+
 # ---------------------------------------------------------------------- look-ahead
 @both_variants
 def test_no_future_leakage_and_tight_lookahead(conv_mode, input_layer):
