@@ -34,9 +34,9 @@ from espnet_durep.distill.teacher_kd import (
     RandomProjectionQuantizer,
     posterior_kd,
 )
+from espnet_durep.model.base import DurepModelBase, model_features
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.inference import SearchOptions, check_search, ctc_log_posteriors, decoder_log_probs
-from espnet_durep.model.training_steps import TrainingSteps
 from espnet_durep.search.base import Hypothesis, StreamingSearch
 from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
 from espnet_durep.search.rescoring import attention_rescore
@@ -45,7 +45,7 @@ MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
 CTC_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")  # decoding, the default first
 
 
-class DualModeASRModel(TrainingSteps, ESPnetASRModel):
+class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     """ESPnetASRModel trained in full-context and streaming mode with distillation.
 
     Options (``model_conf`` in YAML; the ESPnet ones — ctc_weight, lsm_weight,
@@ -127,8 +127,7 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
         self.kd_warmup_steps = kd_warmup_steps
         self.loss_terms = LossTerms(grad_share_interval)
         # training forward passes so far: drive the alternate schedule, KD warm-up and SpecAugment start
-        self._init_training_steps(specaug_start_steps)
-        self._teacher: Optional[ESPnetASRModel] = None
+        self._init_base(specaug_start_steps)
 
     # ---------------------------------------------------------------- teacher
     @property
@@ -136,16 +135,9 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
         return (self.teacher_layer_kd_weight + self.teacher_posterior_kd_weight
                 + self.teacher_discrete_kd_weight) > 0
 
-    @property
-    def teacher(self) -> Optional[ESPnetASRModel]:
-        return self._teacher
-
     def attach_teacher(self, teacher: ESPnetASRModel) -> None:
         """Use ``teacher`` (frozen, eval mode) and build the training-only ``kd_*`` heads."""
-        teacher.eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        object.__setattr__(self, "_teacher", teacher)  # not a sub-module: never saved
+        self._attach_frozen(teacher)
         conf = self.teacher_kd_conf
         s_dim, t_dim = self.encoder.output_size(), teacher.encoder.output_size()
         if self.teacher_layer_kd_weight > 0:
@@ -173,13 +165,8 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
 
     @torch.no_grad()
     def _run_teacher(self, speech, speech_lengths, ys_in, ys_in_lens) -> Dict[str, object]:
-        teacher = self._teacher
-        ref = next(teacher.parameters())
-        if ref.device != speech.device:
-            teacher.to(speech.device)
-        feats, flens = teacher._extract_feats(speech, speech_lengths)
-        if teacher.normalize is not None:
-            feats, flens = teacher.normalize(feats, flens)
+        teacher = self._teacher_on(speech.device)
+        feats, flens = model_features(teacher, speech, speech_lengths)
         enc, elens, layers = teacher.encoder(feats, flens, mode="full", return_layers=self._teacher_layers())
         out = {"enc": enc, "lens": elens, "layers": layers or {}, "ctc_logits": teacher.ctc.ctc_lo(enc)}
         if teacher.decoder is not None and self.teacher_kd_conf.get("att_posterior", True):
@@ -284,10 +271,7 @@ class DualModeASRModel(TrainingSteps, ESPnetASRModel):
         batch_size = speech.size(0)
         text = text[:, : text_lengths.max()]
         text[text == -1] = self.ignore_id
-        feats, flens = self._extract_feats(speech, speech_lengths)
-        feats, flens = self._augment(feats, flens)
-        if self.normalize is not None:
-            feats, flens = self.normalize(feats, flens)
+        feats, flens = self.features(speech, speech_lengths)
         ys_in, ys_out = add_sos_eos(text, self.sos, self.eos, self.ignore_id)
         ys_in_lens = text_lengths + 1
 

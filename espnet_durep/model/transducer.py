@@ -37,9 +37,9 @@ from espnet_durep.distill.gradient_share import LossTerms
 from espnet_durep.distill.rnnt_kd import RNNTKD
 from espnet_durep.encoder.cascaded_conformer import CascadedConformerEncoder
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+from espnet_durep.model.base import DurepModelBase
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.inference import SearchOptions, check_search
-from espnet_durep.model.training_steps import TrainingSteps
 from espnet_durep.search.base import Hypothesis
 
 PASSES = ("stream", "lookahead")
@@ -75,7 +75,7 @@ class TransducerOutput:
     hidden: torch.Tensor
 
 
-class TransducerASRModel(TrainingSteps, ESPnetASRModel):
+class TransducerASRModel(DurepModelBase, ESPnetASRModel):
     """Two-pass transducer model base; subclasses define each pass's loss.
 
     Subclasses implement :meth:`rnnt_heads`, :attr:`rnnt_passes` and
@@ -93,7 +93,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
         grad_share_interval: every this many training steps, report each loss term's share
             of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
         specaug_start_steps: SpecAugment only from this training step on (0: from the start;
-            see :mod:`espnet_durep.model.training_steps`).
+            see :mod:`espnet_durep.model.base`).
     """
 
     def __init__(
@@ -135,8 +135,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
         self.rnnt_kd = RNNTKD(blank_id=self.blank_id, **kd_conf)
         self.teacher_rnnt_kd_weight = teacher_rnnt_kd_weight
         self.loss_terms = LossTerms(grad_share_interval)
-        self._init_training_steps(specaug_start_steps)
-        self._teacher: Optional[TransducerASRModel] = None
+        self._init_base(specaug_start_steps)
 
     # ------------------------------------------------------------- subclasses
     @property
@@ -171,13 +170,6 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
                              f"choose among {list(self.rnnt_passes)}")
 
     # ------------------------------------------------------------ shared math
-    def features(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Front-end, SpecAugment (training only) and normalisation: (B, T, idim), (B,)."""
-        feats, flens = self._augment(*self._extract_feats(speech, speech_lengths))
-        if self.normalize is not None:
-            feats, flens = self.normalize(feats, flens)
-        return feats, flens
-
     def encode_passes(
         self, feats: torch.Tensor, flens: torch.Tensor, chunk_size: int, num_left_chunks: int
     ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
@@ -237,10 +229,6 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
     def uses_teacher(self) -> bool:
         return self.teacher_rnnt_kd_weight > 0
 
-    @property
-    def teacher(self) -> Optional["TransducerASRModel"]:
-        return self._teacher
-
     def check_teacher(self, teacher, teacher_config) -> None:
         """Raise ValueError unless ``teacher`` can supervise this model's kd_passes."""
         if not isinstance(teacher, TransducerASRModel):
@@ -255,10 +243,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
 
     def attach_teacher(self, teacher: "TransducerASRModel") -> None:
         """Use ``teacher`` (frozen, eval mode, not a sub-module: never saved or trained)."""
-        teacher.eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        object.__setattr__(self, "_teacher", teacher)
+        self._attach_frozen(teacher)
 
     def _teacher_pass_of(self, pass_name: str) -> str:
         return pass_name if self.teacher_pass == "matched" else "lookahead"
@@ -283,9 +268,7 @@ class TransducerASRModel(TrainingSteps, ESPnetASRModel):
         return logits
 
     def _teacher_terms(self, outs, speech, speech_lengths, targets, lens, chunk, left):
-        teacher = self._teacher
-        if next(teacher.parameters()).device != speech.device:
-            teacher.to(speech.device)
+        teacher = self._teacher_on(speech.device)
         wanted = {p: self._teacher_pass_of(p) for p in self.kd_passes}
         t_logits = teacher.lattice_logits(speech, speech_lengths, targets, chunk, left, sorted(set(wanted.values())))
         terms = {}

@@ -180,10 +180,7 @@ class Speech2TextDualMode:
     def features_of(self, speech: torch.Tensor):
         """Offline normalised features (1, T, D) and lengths of a waveform (n,)."""
         x = speech[None].to(self.device)
-        feats, lens = self.model._extract_feats(x, torch.tensor([x.size(1)], device=self.device))
-        if self.model.normalize is not None:
-            feats, lens = self.model.normalize(feats, lens)
-        return feats, lens
+        return self.model.features(x, torch.tensor([x.size(1)], device=self.device))
 
     # ----------------------------------------------------------------- searches
     def _resolve(self, mode: str, name: str, choices) -> str:
