@@ -14,7 +14,8 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
-from espnet_durep.distill.kl import kl_per_position, lengths_to_mask, masked_kl_div, per_utterance_sum
+from espnet_durep.distill.kl import kl_per_position, masked_kl_div, per_utterance_sum
+from espnet_durep.layers.masking import length_mask
 
 
 def ctc_inplace_kd(
@@ -30,7 +31,7 @@ def ctc_inplace_kd(
     target of frame t is the full-context frame in [t-d, t] with the smallest KL.
     """
     full_logits = full_logits.detach()
-    mask = lengths_to_mask(lengths, stream_logits.size(1))
+    mask = length_mask(lengths, stream_logits.size(1))
     if tolerance <= 0:
         return masked_kl_div(stream_logits, full_logits, mask, temperature)
     candidates = []
@@ -48,7 +49,7 @@ def decoder_inplace_kd(
     stream_logits: torch.Tensor, full_logits: torch.Tensor, ys_lengths: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """Token-level KL(full || stream) * T^2 over (B, U, V) decoder outputs, summed over valid tokens, mean over utterances."""
-    mask = lengths_to_mask(ys_lengths, stream_logits.size(1))
+    mask = length_mask(ys_lengths, stream_logits.size(1))
     return masked_kl_div(stream_logits, full_logits.detach(), mask, temperature)
 
 

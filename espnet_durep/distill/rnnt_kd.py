@@ -22,15 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from espnet_durep.distill.kl import kl_per_position
+from espnet_durep.layers.masking import length_mask
 
 KINDS = ("full", "collapsed")
 
 
 def _node_mask(t_lengths: torch.Tensor, u_lengths: torch.Tensor, t: int, u1: int) -> torch.Tensor:
     """(B, T, U+1) bool: valid lattice nodes."""
-    tt = torch.arange(t, device=t_lengths.device)[None, :, None] < t_lengths[:, None, None]
-    uu = torch.arange(u1, device=u_lengths.device)[None, None, :] <= u_lengths[:, None, None]
-    return tt & uu
+    return length_mask(t_lengths, t)[:, :, None] & length_mask(u_lengths + 1, u1)[:, None, :]
 
 
 def lattice_path_sum(kl: torch.Tensor, t_lengths: torch.Tensor, u_lengths: torch.Tensor) -> torch.Tensor:
@@ -62,7 +61,7 @@ def collapse(
     logp = F.log_softmax(logits / temperature, dim=-1)
     b, t, u1, v = logp.shape
     next_label = F.pad(targets.clamp(min=0), (0, max(0, u1 - targets.size(1))), value=blank_id)[:, :u1]
-    has_label = torch.arange(u1, device=logits.device)[None, :] < u_lengths[:, None]  # (B, U+1)
+    has_label = length_mask(u_lengths, u1)  # (B, U+1)
     next_label = next_label.masked_fill(~has_label, blank_id)
     index = next_label[:, None, :, None].expand(b, t, u1, 1)
     lp_blank = logp[..., blank_id]

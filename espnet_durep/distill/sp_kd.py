@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from espnet_durep.distill.kl import lengths_to_mask
+from espnet_durep.layers.masking import length_mask, masked_mean
 
 AXES = ("batch", "time")
 MIN_BATCH = 4  # axis "batch": below this a batch has too few pairs to compare
@@ -47,10 +47,8 @@ def sp_kd_loss(
     if detach_teacher:
         teacher = teacher.detach()
     if axis == "batch":
-        mask = lengths_to_mask(lengths, student.size(1)).unsqueeze(-1).to(student.dtype)
-        count = mask.sum(1).clamp(min=1)
-        g_s = _row_normalised_gram((student * mask).sum(1) / count)
-        g_t = _row_normalised_gram((teacher * mask).sum(1) / count)
+        g_s = _row_normalised_gram(masked_mean(student, lengths))
+        g_t = _row_normalised_gram(masked_mean(teacher, lengths))
         row_distance = ((g_s - g_t) ** 2).sum(-1)  # (B,)
         return (row_distance * lengths.to(student.dtype)).mean()
     losses = []

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from espnet_durep.distill.kl import lengths_to_mask, masked_kl_div, per_utterance_sum
+from espnet_durep.distill.kl import masked_kl_div, per_utterance_sum
+from espnet_durep.layers.masking import length_mask
 
 LAYER_LOSSES = ("l1_cos", "l1", "l2", "cos")
 
@@ -85,7 +86,7 @@ class LayerRegressionKD(nn.Module):
             student, teacher = _align(student_layers[s], teacher_layers[t].detach())
             if self.projections is not None:
                 student = self.projections[f"{s}_{t}"](student)
-            mask = lengths_to_mask(lengths.clamp(max=student.size(1)), student.size(1))
+            mask = length_mask(lengths.clamp(max=student.size(1)), student.size(1))
             losses.append(self.pair_loss(student, teacher, mask))
         return torch.stack(losses).mean()
 
@@ -95,7 +96,7 @@ def posterior_kd(
 ) -> torch.Tensor:
     """KL(teacher || student) * T^2 over (B, L, V) posteriors (CTC frames or decoder tokens)."""
     student_logits, teacher_logits = _align(student_logits, teacher_logits.detach())
-    mask = lengths_to_mask(lengths.clamp(max=student_logits.size(1)), student_logits.size(1))
+    mask = length_mask(lengths.clamp(max=student_logits.size(1)), student_logits.size(1))
     return masked_kl_div(student_logits, teacher_logits, mask, temperature)
 
 
@@ -135,6 +136,6 @@ class DiscreteTargetKD(nn.Module):
         if abs(student_hidden.size(1) - codes.size(1)) > 1:
             raise ValueError(f"student has {student_hidden.size(1)} frames but codes have {codes.size(1)}")
         logits = self.head(student_hidden[:, :t])
-        mask = lengths_to_mask(lengths.clamp(max=t), t)
+        mask = length_mask(lengths.clamp(max=t), t)
         ce = F.cross_entropy(logits.transpose(1, 2), codes[:, :t], reduction="none")
         return per_utterance_sum(ce, mask)

@@ -25,6 +25,7 @@ from torch import nn
 
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.layers.conformer_layer import ConformerLayer
+from espnet_durep.layers.masking import length_mask
 from espnet_durep.layers.rel_attention import RelativePositions
 
 INTEGRATIONS = ("cascaded", "parallel")
@@ -95,7 +96,7 @@ class CascadedConformerEncoder(AbsEncoder):
     def non_causal(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Full-attention blocks over (B, T, D) frames with (B,) valid lengths -> (B, T, D)."""
         t = x.size(1)
-        valid = torch.arange(t, device=x.device)[None, :] < lengths[:, None]
+        valid = length_mask(lengths, t)
         att_mask = valid[:, None, :].expand(-1, t, -1)
         pos = self.rel_pos(t, t)
         for layer in self.encoders:

@@ -26,6 +26,7 @@ from torch import nn
 
 from espnet_durep.layers.chunk_mask import chunk_attention_mask, frames_to_ms
 from espnet_durep.layers.conformer_layer import ConformerLayer
+from espnet_durep.layers.masking import length_mask
 from espnet_durep.layers.rel_attention import RelativePositions
 from espnet_durep.layers.subsampling import SUBSAMPLING_LAYOUTS, ConvSubsampling
 
@@ -217,7 +218,7 @@ class DualModeConformerEncoder(AbsEncoder):
         x = self.embed(xs_pad)
         olens = self.embed.output_lengths(ilens)
         t = x.size(1)
-        valid = torch.arange(t, device=x.device)[None, :] < olens[:, None]
+        valid = length_mask(olens, t)
         att_mask = valid[:, None, :] & chunk_attention_mask(t, chunk, left, device=x.device)[None]
         pos = self.rel_pos(t, t)
         wanted = self._check_layers(return_layers)

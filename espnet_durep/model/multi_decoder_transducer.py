@@ -35,6 +35,7 @@ from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 from espnet_durep.distill.sp_kd import SPKD
+from espnet_durep.layers.masking import masked_mean
 from espnet_durep.model.transducer import Targets, TransducerASRModel, TransducerOutput
 
 FULL_DECODERS = ("ctc", "rnnt", "attention")
@@ -43,9 +44,7 @@ STAT_NAMES = {"ctc": "loss_ctc_lookahead", "rnnt": "loss_rnnt_lookahead", "atten
 
 def label_pooled(out: TransducerOutput, label_lengths: torch.Tensor) -> torch.Tensor:
     """Joint activations (B, T, U+1, E) averaged over each utterance's U_b + 1 label positions."""
-    u1 = out.hidden.size(2)
-    mask = (torch.arange(u1, device=out.hidden.device)[None, :] <= label_lengths[:, None]).to(out.hidden.dtype)
-    return (out.hidden * mask[:, None, :, None]).sum(2) / (label_lengths[:, None, None] + 1).to(out.hidden.dtype)
+    return masked_mean(out.hidden, label_lengths + 1, dim=2)
 
 
 class MultiDecoderTransducerModel(TransducerASRModel):

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
+from espnet_durep.layers.masking import masked_mean
 from espnet_durep.probe.tasks import ProbeTask
 
 
@@ -48,8 +49,7 @@ class Probe(nn.Module):
         x = self.norm(self.mix(stack))
         if self.level == "frame":
             return torch.log_softmax(self.head(x), dim=-1)
-        valid = (torch.arange(x.size(1))[None, :] < lengths[:, None]).to(x)
-        return self.head((x * valid[..., None]).sum(1) / lengths[:, None].to(x))
+        return self.head(masked_mean(x, lengths))
 
 
 @dataclass
