@@ -8,7 +8,7 @@
         --decode_mode streaming --chunk_size 16 --num_left_chunks -1 [--ref_text dump/raw/test/text]
 
 Streaming mode feeds the audio in pieces of one chunk (``--feed_ms`` to change) through the
-incremental recogniser (:mod:`espnet_durep.streaming.recognizer`); ``--simulate_streaming``
+incremental recogniser (:mod:`espnet_durep.inference.recognizer`); ``--simulate_streaming``
 decodes the same setting with one masked pass instead, for comparison.
 
 Output directory:
@@ -104,7 +104,7 @@ def get_parser() -> argparse.ArgumentParser:
     from espnet2.utils import config_argparse
     from espnet2.utils.types import str2bool, str2triple_str, str_or_none
 
-    from espnet_durep.streaming.recognizer import FULL_SEARCHES, STREAMING_SEARCHES
+    from espnet_durep.inference.recognizer import FULL_SEARCHES, STREAMING_SEARCHES
 
     parser = config_argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log_level", default="INFO", choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"))
@@ -326,7 +326,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
     device = "cuda" if args.ngpu > 0 else "cpu"
 
     from espnet_durep.metrics.latency import emission_delays_ms
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     s2t = Speech2TextDualMode(
         args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,

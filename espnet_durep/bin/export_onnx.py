@@ -75,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level="INFO", format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     torch.set_num_threads(1)
     from espnet_durep.export.onnx import check_export, export_onnx
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     try:
         s2t = Speech2TextDualMode.from_pretrained(args.model_dir, args.model_file, beam_size=args.beam_size,

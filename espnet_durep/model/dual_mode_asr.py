@@ -199,7 +199,7 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     # -------------------------------------------------------------- decoding
     @property
     def streaming_encoder(self):
-        """The encoder that :mod:`espnet_durep.streaming` runs chunk by chunk."""
+        """The encoder that :mod:`espnet_durep.inference` runs chunk by chunk."""
         return self.encoder
 
     def encode_for_decoding(self, feats, feats_lengths, mode: str, chunk_size=None, num_left_chunks=None):

@@ -1,4 +1,4 @@
-"""The recogniser API of :class:`espnet_durep.streaming.recognizer.Speech2TextDualMode` over an
+"""The recogniser API of :class:`espnet_durep.inference.recognizer.Speech2TextDualMode` over an
 ONNX export: ``__call__`` (full context), ``stream()`` -> ``accept_waveform`` / ``finalize``."""
 from __future__ import annotations
 

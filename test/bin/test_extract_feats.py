@@ -13,7 +13,7 @@ import torch
 
 from espnet_durep.bin.durep_inference import read_audio
 from espnet_durep.bin.extract_feats import main, parse_layers
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from tiny_asr import TINY_CONFIG, save_experiment
 
 AN4 = Path(__file__).resolve().parents[2] / "egs2" / "mini_an4" / "durep1" / "corpus" / "an4_nemo_subset" / "wav"

@@ -10,7 +10,7 @@ from espnet_durep.bin import export_onnx as cli
 from espnet_durep.export.onnx import check_export, export_onnx
 from espnet_durep.frontend.logmel import LogMelFeatures
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from tiny_asr import save_experiment
 from tiny_onnx import real_speech, tiny_experiment
 

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from espnet_durep.bin.make_results import learning_curve
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "speechocean762_subset"
 NUM_UTTS = 40

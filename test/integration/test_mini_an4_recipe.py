@@ -75,7 +75,7 @@ def _test_waves(recipe_run):
 def test_incremental_streaming_equals_simulated_on_real_speech(recipe_run, search, monkeypatch):
     """The trained student, real AN4 audio: the cached chunk-by-chunk decoder reproduces the
     masked whole-utterance streaming pass, and greedy partial results only ever grow."""
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     monkeypatch.chdir(RECIPE)  # the experiment's config names data/token_list/... relative to the recipe
 
@@ -99,7 +99,7 @@ def test_incremental_streaming_equals_simulated_on_real_speech(recipe_run, searc
 
 
 def test_packed_model_decodes_like_the_experiment(recipe_run, monkeypatch):
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     monkeypatch.chdir(RECIPE)
 

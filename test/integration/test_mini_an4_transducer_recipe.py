@@ -85,7 +85,7 @@ def _test_waves(recipe_run):
 def test_incremental_streaming_equals_simulated_on_real_speech(recipe_run, monkeypatch):
     """The trained student's causal encoder fed chunk by chunk (cached state) with the
     transducer beam kept between chunks gives the masked whole-utterance streaming result."""
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     monkeypatch.chdir(RECIPE)  # the experiment's config names data/token_list/... relative to the recipe
 

@@ -11,7 +11,7 @@ from espnet_durep.bin.stream_client import stream_file
 from espnet_durep.export.onnx import export_onnx
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 from espnet_durep.runtime.server import EndpointRules, StreamingServer
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from tiny_onnx import real_speech, tiny_experiment
 
 START = {"chunk_ms": 40, "left_chunks": 4, "endpoint": {"enabled": False}}  # tiny model: 20 ms frames

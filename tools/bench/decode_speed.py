@@ -57,7 +57,7 @@ import yaml
 
 from bench_common import median_p90, print_table
 from espnet_durep._offline import import_offline
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.tasks.durep import DurepTask
 
 REPO = Path(__file__).resolve().parents[2]

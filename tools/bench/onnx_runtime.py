@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from espnet_durep.runtime.recognizer import OnnxSpeech2Text
-    from espnet_durep.streaming.recognizer import Speech2TextDualMode
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
 
     backends = {"pytorch": Speech2TextDualMode.from_pretrained(args.model_dir, beam_size=args.beam_size,
                                                                 full_search="attention_rescoring")}

@@ -40,7 +40,7 @@ import torch
 from bench_common import median_p90, print_table
 from espnet_durep._offline import import_offline
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
-from espnet_durep.streaming.stream_batch import EncoderStreamBatch
+from espnet_durep.inference.stream_batch import EncoderStreamBatch
 
 FEATURE_DIM = 80
 FRAME_SHIFT_S = 0.01

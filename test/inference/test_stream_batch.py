@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
-from espnet_durep.streaming.stream_batch import EncoderStreamBatch
+from espnet_durep.inference.stream_batch import EncoderStreamBatch
 
 torch.set_num_threads(1)
 IDIM = 20

@@ -7,7 +7,7 @@
         print(stream.accept_waveform(piece))                     # partial text
     result = stream.finalize()                                   # text + token times
 
-Streaming runs the waveform through :class:`~espnet_durep.streaming.frontend.StreamingFeatures`,
+Streaming runs the waveform through :class:`~espnet_durep.inference.frontend.StreamingFeatures`,
 the encoder's ``accept_feats`` (a feature buffer over the tensor-cache chunk step
 ``forward_chunk``: attention keys/values and convolution context of every block) and an
 incremental search; CTC/attention models finish with
@@ -17,7 +17,6 @@ beam search (``full_search: joint``) or the same searches as streaming.
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -25,16 +24,16 @@ import numpy as np
 import torch
 
 from espnet_durep.chunking import chunk_frames
+from espnet_durep.inference.frontend import StreamingFeatures
+from espnet_durep.inference.joint_search import build_joint_search
+from espnet_durep.inference.loader import experiment_files, load_model
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
 from espnet_durep.model.inference import SearchOptions
 from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
 from espnet_durep.search.session import StreamingSession
-from espnet_durep.streaming.frontend import StreamingFeatures
 
 FULL_SEARCHES = ("joint", "attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
 STREAMING_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")
-MODEL_FILE_PREFERENCE = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.loss.ave.pth",
-                         "valid.loss.best.pth", "model.pth")
 
 
 class Speech2TextDualMode:
@@ -70,14 +69,9 @@ class Speech2TextDualMode:
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
     ):
-        from espnet_durep.tasks.durep import DurepTask  # first: it imports ESPnet offline and quietly
-
-        from espnet2.text.build_tokenizer import build_tokenizer
-        from espnet2.text.token_id_converter import TokenIDConverter
-
-        model, args = DurepTask.build_model_from_file(asr_train_config, asr_model_file, device)
-        self.model = model.eval()
-        self.args = args
+        loaded = load_model(asr_train_config, asr_model_file, device)
+        model = self.model = loaded.model
+        self.args = loaded.args
         self.device = device
         self.options = SearchOptions(beam_size, token_beam, blank_penalty, ctc_weight)
         self.beam_size, self.ctc_weight, self.token_beam = beam_size, ctc_weight, token_beam
@@ -88,15 +82,7 @@ class Speech2TextDualMode:
             if self.search_name(mode) != "joint":
                 self.make_search(mode)  # a wrong option fails here, not at the first utterance
         self.penalty, self.maxlenratio, self.minlenratio = penalty, maxlenratio, minlenratio
-        self.token_list = list(model.token_list)
-        self.converter = TokenIDConverter(token_list=self.token_list)
-        bpemodel = getattr(args, "bpemodel", None)
-        if bpemodel not in (None, "none") and not Path(bpemodel).is_file():
-            raise FileNotFoundError(
-                f"{asr_train_config} names bpemodel {bpemodel}, which does not exist here: relative paths in an "
-                f"experiment's config are relative to its recipe directory (run from there), or use the packed zip")
-        self.tokenizer = build_tokenizer(token_type=args.token_type,
-                                         bpemodel=None if bpemodel in (None, "none") else bpemodel)
+        self.token_list, self.tokenizer, self.converter = loaded.token_list, loaded.tokenizer, loaded.converter
         self.features = StreamingFeatures(model.frontend, model.normalize)
         self.encoder = model.streaming_encoder
         self._joint_search = None
@@ -106,24 +92,12 @@ class Speech2TextDualMode:
     def from_pretrained(cls, path: Union[str, Path], model_file: Optional[str] = None, **kwargs):
         """From an experiment directory (config.yaml + the best model .pth), a packed zip, or an ONNX
         export directory (then an :class:`~espnet_durep.runtime.recognizer.OnnxSpeech2Text`)."""
-        from espnet_durep.export.pack import unpack
-
         path = Path(path)
         if (path / "manifest.json").is_file():  # an ONNX export: ONNX Runtime, same API
             from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 
             return OnnxSpeech2Text(path, **kwargs)
-        if path.is_file() and path.suffix == ".zip":
-            config, model = unpack(path, Path(tempfile.mkdtemp(prefix="durep_model_")))
-            return cls(config, model, **kwargs)
-        if not (path / "config.yaml").is_file():
-            raise FileNotFoundError(f"{path}: neither a packed model zip nor an experiment directory with config.yaml")
-        if model_file is None:
-            found = [name for name in MODEL_FILE_PREFERENCE if (path / name).is_file()]
-            if not found:
-                raise FileNotFoundError(f"{path}: none of {', '.join(MODEL_FILE_PREFERENCE)} found; pass model_file")
-            model_file = found[0]
-        return cls(path / "config.yaml", path / model_file, **kwargs)
+        return cls(*experiment_files(path, model_file), **kwargs)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -216,24 +190,8 @@ class Speech2TextDualMode:
 
     def _joint(self):
         if self._joint_search is None:
-            from espnet.nets.batch_beam_search import BatchBeamSearch
-            from espnet.nets.beam_search import BeamSearch
-            from espnet.nets.scorers.ctc import CTCPrefixScorer
-            from espnet.nets.scorers.length_bonus import LengthBonus
-
-            ctc, decoder = self.model.joint_search_heads()
-            if self.beam_size > len(self.token_list):
-                raise ValueError(f"beam_size {self.beam_size} is larger than the vocabulary ({len(self.token_list)} "
-                                 f"tokens): ESPnet's joint search keeps at most one hypothesis per token")
-            scorers = {"decoder": decoder, "ctc": CTCPrefixScorer(ctc=ctc, eos=self.model.eos),
-                       "length_bonus": LengthBonus(len(self.token_list))}
-            weights = {"decoder": 1.0 - self.ctc_weight, "ctc": self.ctc_weight, "length_bonus": self.penalty}
-            search = BeamSearch(scorers=scorers, weights=weights, beam_size=self.beam_size,
-                                vocab_size=len(self.token_list), sos=self.model.sos, eos=self.model.eos,
-                                token_list=self.token_list,
-                                pre_beam_score_key=None if self.ctc_weight == 1.0 else "full")
-            search.__class__ = BatchBeamSearch  # every scorer above is batched
-            self._joint_search = search.to(self.device).eval()
+            self._joint_search = build_joint_search(self.model, self.token_list, self.beam_size, self.ctc_weight,
+                                                    self.penalty, self.device)
         return self._joint_search
 
     # ---------------------------------------------------------------- decoding

@@ -5,7 +5,7 @@ import torch
 from espnet2.asr.frontend.default import DefaultFrontend
 from espnet2.layers.global_mvn import GlobalMVN
 
-from espnet_durep.streaming.frontend import StreamingFeatures
+from espnet_durep.inference.frontend import StreamingFeatures
 
 
 def _offline(frontend, normalize, wave):

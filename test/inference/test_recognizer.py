@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 
-from espnet_durep.streaming.recognizer import Speech2TextDualMode
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from tiny_asr import TINY_CONFIG, save_experiment
 
 
