@@ -16,10 +16,9 @@ DDP) is inherited from :class:`espnet2.tasks.asr.ASRTask`.  On top of it:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import yaml
@@ -34,19 +33,6 @@ from espnet_durep.registry import register_all
 _asr = import_offline("espnet2.tasks.asr")
 ASRTask = _asr.ASRTask
 register_all()  # our encoders, decoders and models become choices of the task's options
-
-_loading_for_inference = False
-
-
-@contextlib.contextmanager
-def _inference_build() -> Iterator[None]:
-    global _loading_for_inference
-    previous, _loading_for_inference = _loading_for_inference, True
-    try:
-        yield
-    finally:
-        _loading_for_inference = previous
-
 
 def _token_list(value: Union[str, list, tuple, None]) -> list:
     if isinstance(value, str):
@@ -88,22 +74,21 @@ class DurepTask(ASRTask):
         model_class = _asr.model_choices.get_class(getattr(args, "model", None) or "espnet")
         if not issubclass(model_class, TransducerASRModel):
             return super().build_model(args)
-        model_conf = args.model_conf
-        if "joint_net_conf" in model_conf:
+        if "joint_net_conf" in args.model_conf:
             raise ValueError("give joint_net_conf at the top level of the config, not inside model_conf")
-        args.model_conf = {**model_conf, "joint_net_conf": dict(getattr(args, "joint_net_conf", None) or {})}
-        try:
-            return super().build_model(args)
-        finally:
-            args.model_conf = model_conf
+        joint_net_conf = dict(getattr(args, "joint_net_conf", None) or {})
+        return super().build_model(argparse.Namespace(**{**vars(args), "model_conf": {
+            **args.model_conf, "joint_net_conf": joint_net_conf}}))
 
     @classmethod
-    def build_model(cls, args: argparse.Namespace):
+    def build_model(cls, args: argparse.Namespace, for_inference: bool = False):
+        """The model of ``args``, with its distillation teacher attached unless ``for_inference``
+        (or collecting statistics, or the model uses none)."""
         model = cls._build_student(args)
         teacher_config = getattr(args, "teacher_asr_train_config", None)
         teacher_file = getattr(args, "teacher_asr_model_file", None)
         wants_teacher = getattr(model, "uses_teacher", False)
-        if _loading_for_inference or getattr(args, "collect_stats", False) or not wants_teacher:
+        if for_inference or getattr(args, "collect_stats", False) or not wants_teacher:
             return model
         if teacher_config is None or teacher_file is None:
             raise ValueError(
@@ -156,8 +141,7 @@ class DurepTask(ASRTask):
             config_file = Path(model_file).parent / "config.yaml"
         with open(config_file, encoding="utf-8") as f:
             args = argparse.Namespace(**yaml.safe_load(f))
-        with _inference_build():
-            model = cls.build_model(args)
+        model = cls.build_model(args, for_inference=True)
         if model_file is not None:
             state = strip_training_only(torch.load(model_file, map_location="cpu", weights_only=True))
             missing, unexpected = model.load_state_dict(state, strict=False)

@@ -116,3 +116,12 @@ def test_layer_distillation_refuses_a_teacher_without_the_dual_mode_encoder(tmp_
                                          "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
     with pytest.raises(ValueError, match="needs a teacher with the dual_mode_conformer encoder"):
         DurepTask.build_model(args)
+
+
+def test_building_a_transducer_leaves_the_callers_args_alone(tmp_path):
+    from tiny_transducer import cascaded_config
+
+    args = build_args(tmp_path, cascaded_config())
+    before = copy.deepcopy(vars(args))
+    DurepTask.build_model(args)
+    assert vars(args) == before
