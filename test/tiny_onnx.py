@@ -14,7 +14,7 @@ from tiny_asr import TINY_CONFIG, save_experiment
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "speechocean762_subset"
 
 
-def tiny_experiment(root: Path) -> Path:
+def tiny_experiment(root: Path, **model_conf) -> Path:
     """A saved tiny model that emits tokens (its CTC blank bias lowered), features normalised globally."""
     rng = np.random.default_rng(0)
     stats = root / "feats_stats.npz"
@@ -22,9 +22,11 @@ def tiny_experiment(root: Path) -> Path:
     np.savez(stats, count=100.0, sum=mean * 100.0, sum_square=(var + mean**2) * 100.0)
     config = copy.deepcopy(TINY_CONFIG)
     config["normalize"], config["normalize_conf"] = "global_mvn", {"stats_file": str(stats)}
+    config["model_conf"].update(model_conf)
     exp, model = save_experiment(root, "model", config, ["--token_type", "char"])
     with torch.no_grad():  # an untrained model emits mostly blanks: make it emit tokens
-        model.ctc.ctc_lo.bias[0] -= 3.0
+        for mode in ("full", "stream"):
+            model.heads(mode)[0].ctc_lo.bias[0] -= 3.0
     torch.save(model.state_dict(), exp / "model.pth")
     return exp
 

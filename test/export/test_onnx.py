@@ -176,3 +176,14 @@ def test_cli_exports_and_checks_on_a_data_dir(experiment, tmp_path, capsys):
     assert "token mismatches: 0 of 4 decodings" in out and "encoder_stream" in out
     assert json.loads((tmp_path / "out" / "check.json").read_text())["utterances"] == 2
 
+
+
+def test_separate_streaming_heads_are_exported_and_used(tmp_path):
+    """multi_decoder: the streaming mode has its own CTC head and decoder, in their own graphs."""
+    exp = tiny_experiment(tmp_path, multi_decoder=True)
+    torch_s2t = Speech2TextDualMode.from_pretrained(exp, beam_size=3, full_search="attention_rescoring")
+    manifest = export_onnx(torch_s2t, tmp_path / "onnx")
+    assert manifest["graphs"]["ctc"] == {"full": "ctc.onnx", "stream": "ctc_stream.onnx"}
+    assert manifest["graphs"]["decoder"] == {"full": "decoder.onnx", "stream": "decoder_stream.onnx"}
+    report = check_export(torch_s2t, tmp_path / "onnx", real_speech(1))
+    assert max(report["max_abs_diff"].values()) < 1e-3 and report["token_mismatches"] == []
