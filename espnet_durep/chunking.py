@@ -53,12 +53,20 @@ class SubsamplingGeometry:
     def steps(self, buffered: int, chunk_size: int, is_final: bool) -> Tuple[List[Tuple[int, int]], int]:
         """Steps over a buffer of ``buffered`` feature frames: ([(start, stop) read by each step], frames
         consumed).  Only complete windows, unless ``is_final`` (then a last, shorter chunk too)."""
-        window = self.window(chunk_size)
         steps, start = [], 0
-        while buffered - start >= window or (is_final and self.output_length(buffered - start) > 0):
-            steps.append((start, min(start + window, buffered)))
-            start += min(chunk_size, self.output_length(buffered - start)) * self.subsampling
+        while (read := self.next_step(buffered - start, chunk_size, is_final)) is not None:
+            steps.append((start, start + read))
+            start += min(chunk_size, self.output_length(read)) * self.subsampling
         return steps, start
+
+    def next_step(self, buffered: int, chunk_size: int, is_final: bool) -> Optional[int]:
+        """Feature frames the next step reads from a buffer of ``buffered``, None if it must wait."""
+        window = self.window(chunk_size)
+        if buffered >= window:
+            return window
+        if is_final and self.output_length(buffered) > 0:
+            return buffered
+        return None
 
 
 def chunk_frames(chunk_ms: Optional[float], chunk_size: Optional[int], frame_ms: float, default: int) -> int:

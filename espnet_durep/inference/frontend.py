@@ -62,7 +62,7 @@ class StreamingFeatures:
             return torch.zeros(0, self.frontend.output_size())
         device = self.frontend.logmel.melmat.device  # the model's device; the buffers stay on the CPU
         window = None if self.window is None else self.window.to(device)
-        spec = torch.stft(torch.from_numpy(segment.copy())[None].to(device), n_fft=self.n_fft, hop_length=self.hop,
+        spec = torch.stft(torch.from_numpy(segment)[None].to(device), n_fft=self.n_fft, hop_length=self.hop,
                           win_length=self.win_length, window=window, center=False, normalized=self.normalized,
                           onesided=self.onesided, return_complex=True)  # (1, F, k)
         power = spec.real**2 + spec.imag**2

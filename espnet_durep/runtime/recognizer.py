@@ -172,11 +172,8 @@ class OnnxEncoderStream:
 
     def next_window(self, is_final: bool) -> Optional[np.ndarray]:
         """Feature frames (F, idim) of the next chunk step, None until a chunk is complete."""
-        steps, _ = self.geometry.steps(self.feats.shape[0], self.chunk_size, is_final)
-        if not steps:
-            return None
-        start, stop = steps[0]
-        return self.feats[start:stop]
+        read = self.geometry.next_step(self.feats.shape[0], self.chunk_size, is_final)
+        return None if read is None else self.feats[:read]
 
     def complete(self, enc: np.ndarray, att_cache: np.ndarray, cnn_cache: np.ndarray) -> np.ndarray:
         """Take the outputs of the step on :meth:`next_window`: enc (c, D), att_cache (L, 1, H, Tc + c, 2 d_k)
