@@ -10,7 +10,6 @@ log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX ses
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
@@ -18,15 +17,6 @@ import numpy as np
 from espnet_durep.search.base import Hypothesis, StreamingSearch
 
 NEG_INF = -math.inf
-
-
-def _logaddexp(a: float, b: float) -> float:
-    """log(exp(a) + exp(b)) for two floats (the hot path of the prefix search)."""
-    if a < b:
-        a, b = b, a
-    if b == NEG_INF:
-        return a
-    return a + math.log1p(math.exp(b - a))
 
 
 LogPosteriors = Callable[[Any], np.ndarray]
@@ -108,21 +98,14 @@ class CTCGreedySearch(_CTCSearch):
         return [Hypothesis(list(self._tokens), self._score, list(self._token_frames))]
 
 
-@dataclass
-class _Prefix:
-    """Log-probabilities of a prefix ending in blank / in its last token, and token frames."""
-
-    blank: float = NEG_INF
-    nonblank: float = NEG_INF
-    frames: Tuple[int, ...] = field(default_factory=tuple)
-
-    @property
-    def total(self) -> float:
-        return _logaddexp(self.blank, self.nonblank)
-
-
 class CTCPrefixBeamSearch(_CTCSearch):
     """CTC prefix beam search (Graves 2012; Hannun et al. 2014).
+
+    The beam is held as arrays (log-probabilities of each prefix ending in blank / in its last
+    token, and its last token), so one frame costs a few array operations: every (prefix,
+    candidate token) extension is scored at once, and only the extensions that enter the beam
+    become Python tuples.  An extension can only merge with a prefix already in the beam (its
+    one parent is then in the beam too), which is looked up through the beam's parent links.
 
     Args:
         log_posteriors: encoder frames (T, D) -> CTC log-posteriors, a (T, V) array.
@@ -142,56 +125,79 @@ class CTCPrefixBeamSearch(_CTCSearch):
 
     def reset(self) -> None:
         super().reset()
-        self._beam: Dict[Tuple[int, ...], _Prefix] = {(): _Prefix(blank=0.0)}
+        self._index: Dict[Tuple[int, ...], int] = {(): 0}  # prefix -> its row in the beam
+        self._prefixes: List[Tuple[int, ...]] = [()]
+        self._token_frames: List[Tuple[int, ...]] = [()]
+        self._blank = np.zeros(1)  # (B,) log p(prefix, path ends in blank)
+        self._nonblank = np.full(1, NEG_INF)  # (B,) log p(prefix, path ends in its last token)
+        self._last = np.full(1, -1)  # (B,) last token of each prefix (-1: empty)
 
     def _per_frame(self, log_probs: np.ndarray):
         k = min(self.token_beam, log_probs.shape[-1])
         top_ids = np.argpartition(-log_probs, k - 1, axis=-1)[:, :k] if k < log_probs.shape[-1] \
             else np.broadcast_to(np.arange(k), log_probs.shape)
-        top_lp = np.take_along_axis(log_probs, top_ids, axis=-1)
-        return [list(zip(ids, lps)) for ids, lps in zip(top_ids.tolist(), top_lp.tolist())]
+        top_lp = np.take_along_axis(log_probs, top_ids, axis=-1).astype(np.float64)
+        return zip(top_ids, top_lp)
 
     def _step(self, candidates, t: int) -> None:
-        """candidates: [(token, log-prob), ...] of frame ``t``."""
-        nxt: Dict[Tuple[int, ...], _Prefix] = {}
+        """candidates: (token ids (K,), their log-probs (K,)) of frame ``t``."""
+        ids, lps = candidates
+        blank, nonblank, last = self._blank, self._nonblank, self._last
+        total = np.logaddexp(blank, nonblank)
+        is_blank = ids == self.blank_id
+        blank_lp = lps[is_blank][0] if is_blank.any() else NEG_INF
+        # a repeated token extends a prefix only from its blank-ending paths; other tokens from all
+        repeat = ids[None, :] == last[:, None]  # (B, K)
+        extended = np.where(repeat, blank[:, None], total[:, None]) + lps[None, :]
+        extended[:, is_blank] = NEG_INF
+        new_blank = total + blank_lp
+        # the repeat without a blank in between stays the same prefix
+        same = np.where(repeat, nonblank[:, None] + lps[None, :], NEG_INF).max(axis=1)
+        new_nonblank = same
+        column = {int(token): k for k, token in enumerate(ids)}
+        merged_into, merged_from = [], []
+        for child, prefix in enumerate(self._prefixes):
+            if prefix and prefix[-1] in column:
+                parent = self._index.get(prefix[:-1])
+                if parent is not None:
+                    merged_into.append(child)
+                    merged_from.append((parent, column[prefix[-1]]))
+        if merged_into:
+            rows, cols = np.array(merged_from).T
+            new_nonblank = same.copy()
+            new_nonblank[merged_into] = np.logaddexp(same[merged_into], extended[rows, cols])
+            extended[rows, cols] = NEG_INF  # counted in the existing prefix
+        scores = np.concatenate([np.logaddexp(new_blank, new_nonblank), extended.ravel()])
+        order = np.argsort(-scores, kind="stable")[: self.beam_size]
+        order = order[scores[order] > NEG_INF]  # a repeat with no blank path before it is impossible
+        width, n = len(ids), len(self._prefixes)
+        prefixes, frames = [], []
+        for i in order.tolist():
+            if i < n:
+                prefixes.append(self._prefixes[i])
+                frames.append(self._token_frames[i])
+            else:
+                row, col = divmod(i - n, width)
+                prefixes.append(self._prefixes[row] + (int(ids[col]),))
+                frames.append(self._token_frames[row] + (t,))
+        keep_old = order < n
+        old = np.where(keep_old, order, 0)
+        self._blank = np.where(keep_old, new_blank[old], NEG_INF)
+        self._nonblank = np.where(keep_old, new_nonblank[old], scores[order])
+        self._last = np.array([p[-1] if p else -1 for p in prefixes])
+        self._prefixes, self._token_frames = prefixes, frames
+        self._index = {p: i for i, p in enumerate(prefixes)}
 
-        def entry(prefix: Tuple[int, ...], frames: Tuple[int, ...]) -> _Prefix:
-            if prefix not in nxt:
-                nxt[prefix] = _Prefix(frames=frames)
-            return nxt[prefix]
-
-        for prefix, p in self._beam.items():
-            last = prefix[-1] if prefix else None
-            total = p.total
-            for token, lp in candidates:
-                if token == self.blank_id:
-                    e = entry(prefix, p.frames)
-                    e.blank = _logaddexp(e.blank, total + lp)
-                    continue
-                extended = prefix + (token,)
-                if token == last:
-                    # a repeat extends only after a blank; without one it stays the same token
-                    e = entry(extended, p.frames + (t,))
-                    e.nonblank = _logaddexp(e.nonblank, p.blank + lp)
-                    same = entry(prefix, p.frames)
-                    same.nonblank = _logaddexp(same.nonblank, p.nonblank + lp)
-                else:
-                    e = entry(extended, p.frames + (t,))
-                    e.nonblank = _logaddexp(e.nonblank, total + lp)
-        # a repeat with no blank path before it gives an impossible (-inf) prefix: drop those
-        scored = [(e.total, prefix) for prefix, e in nxt.items()]
-        best = sorted((kv for kv in scored if kv[0] > NEG_INF), key=lambda kv: kv[0], reverse=True)
-        self._beam = {prefix: nxt[prefix] for _, prefix in best[: self.beam_size]}
-
-    def _best(self) -> Tuple[Tuple[int, ...], _Prefix]:
-        return max(self._beam.items(), key=lambda kv: kv[1].total)
+    def _ranked(self) -> List[int]:
+        return np.argsort(-np.logaddexp(self._blank, self._nonblank), kind="stable").tolist()
 
     def partial(self) -> List[int]:
-        return list(self._best()[0])
+        return list(self._prefixes[self._ranked()[0]])
 
     def partial_token_frames(self) -> List[int]:
-        return list(self._best()[1].frames)
+        return list(self._token_frames[self._ranked()[0]])
 
     def finalize(self) -> List[Hypothesis]:
-        ranked = sorted(self._beam.items(), key=lambda kv: kv[1].total, reverse=True)
-        return [Hypothesis(list(prefix), p.total, list(p.frames)) for prefix, p in ranked]
+        totals = np.logaddexp(self._blank, self._nonblank)
+        return [Hypothesis(list(self._prefixes[i]), float(totals[i]), list(self._token_frames[i]))
+                for i in self._ranked()]

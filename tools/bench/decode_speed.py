@@ -35,10 +35,28 @@ Numbers (one warm-up decode of a short clip per system is excluded):
 * long utterance: per-chunk latency of our streaming decoder around 10 s and 30 s into one
   long utterance; with bounded left context the work per chunk stays constant.
 
+With random weights the searches do not emit equal output (see ``tokens``), so the ratios
+against ESPnet bound the encoders' and the searches' machinery, not the speed at equal
+quality.  ``--model_dir`` decodes with TRAINED weights instead (a recipe's experiment
+directory, e.g. ``exp/student``), on the real utterances of ``--data_dir``, so that streaming
+and full context are compared at the accuracy the model has (sclite CER/WER per row).  It
+prints, per backend (PyTorch, and each ONNX export given with ``--exports``):
+
+* streaming: CER / WER, RTF, and the time per chunk spent in features, encoder and search
+  (CTC prefix beam search + partial result), with the end-of-utterance attention rescoring
+  per utterance; the target is search + rescoring <= 20 % of the encoder's time;
+* full context with the same search (CTC prefix beam + attention rescoring): CER / WER, RTF.
+
+(ESPnet's streaming recogniser needs its own trained contextual-block model, which the
+recipes do not train, so it is not in this mode.)
+
 Example::
 
     python tools/bench/decode_speed.py            # ~43M-parameter models, 10 s + 33 s of audio, ~1-2 min
     python tools/bench/decode_speed.py --quick    # tiny models, smoke check (< 30 s)
+    # trained weights, from a recipe directory:
+    python ../../../tools/bench/decode_speed.py --model_dir exp/student --data_dir dump/raw/test \
+        --exports exp/student/onnx --out_dir exp/student/decode_speed
 """
 from __future__ import annotations
 
@@ -53,9 +71,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 import soundfile
 import torch
-import yaml
 
-from bench_common import median_p90, print_table
+from bench_common import median_p90, model_config, print_table, save_experiment, write_tokens
 from espnet_durep._offline import import_offline
 from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.tasks.durep import DurepTask
@@ -68,8 +85,6 @@ CTC_WEIGHT = 0.3
 WARMUP_SECONDS = 3.0
 LONG_POINTS = (10.0, 30.0)  # seconds into the long utterance where per-chunk latency is read
 LONG_WINDOW = 1.5  # chunks ending within +-LONG_WINDOW s of a point count for it
-FRONTEND = {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 80}
-NO_DROPOUT = {"dropout_rate": 0.0, "positional_dropout_rate": 0.0}
 # (encoder, decoder) sizes; the encoder options are shared by both encoder types
 DEFAULT_MODEL = (dict(output_size=256, attention_heads=4, linear_units=1024, num_blocks=12, cnn_module_kernel=15),
                  dict(attention_heads=4, linear_units=2048, num_blocks=6))
@@ -106,7 +121,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--vocab_size", type=int, default=300, help="tokens in the shared token list")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     p.add_argument("--quick", action="store_true", help="tiny models and 3 s of audio (smoke check)")
+    p.add_argument("--model_dir", type=Path, help="trained experiment directory (trained-weights mode)")
+    p.add_argument("--data_dir", type=Path, help="data directory (wav.scp, text, utt2spk) of the trained mode")
+    p.add_argument("--exports", type=Path, nargs="*", default=[], help="ONNX exports of --model_dir to time too")
+    p.add_argument("--max_utts", type=int, default=200, help="utterances of --data_dir decoded (0: all)")
+    p.add_argument("--out_dir", type=Path, help="where the trained mode writes hypotheses and sclite reports")
     args = p.parse_args(argv)
+    if args.model_dir is not None and (args.data_dir is None or args.out_dir is None):
+        p.error("--model_dir needs --data_dir and --out_dir")
     if args.quick:
         args.seconds = 3.0
     if args.chunk_size < 1 or args.beam_size < 1 or args.seconds <= 0 or args.vocab_size < 4:
@@ -122,35 +144,6 @@ def load_speech(seconds: float) -> np.ndarray:
     speech = np.concatenate(waves)
     n = round(seconds * SAMPLE_RATE)
     return np.tile(speech, -(-n // speech.size))[:n]
-
-
-def write_tokens(path: Path, vocab_size: int) -> Path:
-    words = [f"w{i:03d}" for i in range(vocab_size - 3)]
-    path.write_text("\n".join(["<blank>", "<unk>", *words, "<sos/eos>"]) + "\n")
-    return path
-
-
-def model_config(encoder: str, encoder_conf: dict, decoder_conf: dict, model: str) -> dict:
-    return {
-        "frontend": "default", "frontend_conf": FRONTEND, "specaug": None, "normalize": None,
-        "encoder": encoder, "encoder_conf": {**encoder_conf, **NO_DROPOUT, "input_layer": "conv2d",
-                                             "macaron_style": True},
-        "decoder": "transformer", "decoder_conf": {**decoder_conf, **NO_DROPOUT},
-        "model": model, "model_conf": {"ctc_weight": CTC_WEIGHT}, "token_type": "word",
-    }
-
-
-def save_experiment(exp: Path, task, config: dict, tokens: Path, seed: int) -> int:
-    """Build a random model through ``task`` and save config.yaml + model.pth; returns its size."""
-    exp.mkdir()
-    given = exp / "given.yaml"
-    given.write_text(yaml.safe_dump(config))
-    args = task.get_parser().parse_args(["--config", str(given), "--token_list", str(tokens)])
-    torch.manual_seed(seed)
-    model = task.build_model(args)
-    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), exp / "model.pth")
-    return sum(p.numel() for p in model.parameters())
 
 
 def chunk_samples(chunk_size: int) -> int:
@@ -250,8 +243,8 @@ def build_recognisers(args: argparse.Namespace, enc_conf: dict, dec_conf: dict, 
     """Save both random models and load them: (ours, ours with rescoring full search, espnet, sizes)."""
     asr_task = import_offline("espnet2.tasks.asr").ASRTask
     ours_cfg = model_config("dual_mode_conformer", {**enc_conf, "conv_mode": "chunk", "chunk_size": args.chunk_size},
-                            dec_conf, "dual_mode")
-    espnet_cfg = model_config("contextual_block_conformer", {**enc_conf, **block}, dec_conf, "espnet")
+                            dec_conf, "dual_mode", CTC_WEIGHT)
+    espnet_cfg = model_config("contextual_block_conformer", {**enc_conf, **block}, dec_conf, "espnet", CTC_WEIGHT)
     with tempfile.TemporaryDirectory(prefix="decode_speed_") as tmp:
         tmp = Path(tmp)
         tokens = write_tokens(tmp / "tokens.txt", args.vocab_size)
@@ -281,9 +274,98 @@ def print_setup(args: argparse.Namespace, ours: Speech2TextDualMode, sizes, bloc
           f"warm-up on {min(WARMUP_SECONDS, args.seconds):g} s excluded\n")
 
 
+@dataclass
+class Breakdown:
+    """Seconds spent per part of streaming decodes; ``chunks`` calls of one chunk of audio each."""
+
+    features: float = 0.0
+    encoder: float = 0.0
+    search: float = 0.0
+    rescoring: float = 0.0
+    chunks: int = 0
+    utterances: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.features + self.encoder + self.search + self.rescoring
+
+
+def stream_with_breakdown(s2t, wave: np.ndarray, chunk_size: int, left: int, spent: Breakdown):
+    """Decode ``wave`` fed one chunk of audio per step, timing each part of the session's steps."""
+    session = s2t.stream(chunk_size=chunk_size, num_left_chunks=left)
+    step = round(chunk_size * s2t.frame_ms * s2t.sample_rate / 1000)
+    for i in range(0, wave.size + 1, step):
+        last = i + step > wave.size
+        t0 = time.perf_counter()
+        session.push_audio(wave[i:i + step])
+        if last:
+            session.end_audio()
+        t1 = time.perf_counter()
+        enc = session.encoder.run(is_final=last)
+        t2 = time.perf_counter()
+        session.advance(enc)
+        session.search.partial()
+        t3 = time.perf_counter()
+        spent.features += t1 - t0
+        spent.encoder += t2 - t1
+        spent.search += t3 - t2
+        spent.chunks += 1
+        if last:
+            break
+    t0 = time.perf_counter()
+    result = session.finish_segment()
+    spent.rescoring += time.perf_counter() - t0
+    spent.utterances += 1
+    return result
+
+
+def trained(args: argparse.Namespace) -> dict:
+    """Trained-weights mode: streaming (with the per-chunk breakdown) and full context per backend."""
+    from bench_common import load_waves, score
+    from espnet_durep.runtime.recognizer import OnnxSpeech2Text
+
+    kw = dict(beam_size=args.beam_size, ctc_weight=CTC_WEIGHT)
+    backends = {"pytorch": Speech2TextDualMode.from_pretrained(args.model_dir, full_search="attention_rescoring",
+                                                                **kw)}
+    for export in args.exports:
+        backends[f"onnx:{export.name}"] = OnnxSpeech2Text(export, num_threads=1, **kw)
+    waves = load_waves(args.data_dir, backends["pytorch"], args.max_utts)
+    audio_s = sum(w.size for w in waves.values()) / SAMPLE_RATE
+    print(f"{args.model_dir}: {len(waves)} utterances ({audio_s / 60:.1f} min) of {args.data_dir}; chunk "
+          f"{args.chunk_size} frames, {args.num_left_chunks} left chunks, beam {args.beam_size}, 1 thread\n")
+    lines, parts, out = [], [], {}
+    for name, s2t in backends.items():
+        s2t(next(iter(waves.values())))  # warm-up
+        spent = Breakdown()
+        results = {u: stream_with_breakdown(s2t, w, args.chunk_size, args.num_left_chunks, spent)
+                   for u, w in waves.items()}
+        rates = score(results, args.data_dir, args.out_dir / f"{name.replace(' ', '_')}_streaming")
+        tic = time.perf_counter()
+        full = {u: s2t(w) for u, w in waves.items()}
+        full_s = time.perf_counter() - tic
+        full_rates = score(full, args.data_dir, args.out_dir / f"{name.replace(' ', '_')}_full")
+        lines += [[name, "streaming", f"{rates['char']:.1f}", f"{rates['word']:.1f}", f"{spent.total / audio_s:.4f}"],
+                  [name, "full", f"{full_rates['char']:.1f}", f"{full_rates['word']:.1f}", f"{full_s / audio_s:.4f}"]]
+        per_chunk = [1000 * getattr(spent, k) / spent.chunks for k in ("features", "encoder", "search")]
+        share = (spent.search + spent.rescoring) / spent.encoder
+        parts.append([name, spent.chunks, *(f"{v:.2f}" for v in per_chunk),
+                      f"{1000 * spent.rescoring / spent.utterances:.1f}", f"{100 * share:.0f} %",
+                      "yes" if share <= 0.2 else "NO"])
+        out[name] = {"streaming": rates, "full": full_rates, "breakdown": spent, "full_s": full_s}
+    print_table(["backend", "mode", "CER %", "WER %", "RTF"], lines, left=2)
+    print(f"\nstreaming, per chunk of {args.chunk_size * FRAME_MS:.0f} ms (search: CTC prefix beam + partial; "
+          f"rescoring: attention rescoring at the end, per utterance); target: search + rescoring <= 20 % of encoder")
+    print_table(["backend", "chunks", "features ms", "encoder ms", "search ms", "rescoring ms/utt",
+                 "(search + rescoring) / encoder", "met"], parts)
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    if args.model_dir is not None:
+        logging.disable(logging.WARNING)
+        return trained(args)
     logging.disable(logging.WARNING)  # ESPnet's search warns after every block in which no hypothesis ended
     enc_conf, dec_conf = QUICK_MODEL if args.quick else DEFAULT_MODEL
     block = espnet_block(args.chunk_size)

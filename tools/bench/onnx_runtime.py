@@ -22,18 +22,13 @@ Example (from a recipe directory, after ``python -m espnet_durep.bin.export_onnx
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from pathlib import Path
 from typing import Dict, List
 
 import torch
 
-from bench_common import print_table
-from espnet_durep.bin.durep_inference import checked_waveform, read_audio, read_table
-from espnet_durep.bin.make_results import parse_sclite
-
-SCORE = Path(__file__).resolve().parents[2] / "egs2" / "TEMPLATE" / "durep1" / "scripts" / "score_sclite.sh"
+from bench_common import load_waves, print_table, score
 
 
 def decode_all(s2t, waves: Dict[str, "object"], mode: str, chunk: int, left: int):
@@ -51,21 +46,6 @@ def decode_all(s2t, waves: Dict[str, "object"], mode: str, chunk: int, left: int
             results[utt] = stream.finalize()
         compute += time.perf_counter() - start
     return results, compute
-
-
-def score(results, data_dir: Path, out: Path) -> Dict[str, float]:
-    """sclite CER and WER of ``results`` against the references of the decoded utterances."""
-    out.mkdir(parents=True, exist_ok=True)
-    tables = {"text": read_table(data_dir / "text"), "utt2spk": read_table(data_dir / "utt2spk")}
-    for name, table in tables.items():
-        (out / f"ref_{name}").write_text("".join(f"{u} {table[u]}\n" for u in results), encoding="utf-8")
-    (out / "text").write_text("".join(f"{u} {r.text}\n" for u, r in results.items()), encoding="utf-8")
-    rates = {}
-    for unit in ("char", "word"):
-        subprocess.run(["bash", str(SCORE), "--unit", unit, str(out / "ref_text"), str(out / "text"),
-                        str(out / "ref_utt2spk"), str(out / f"score_{unit}")], check=True, capture_output=True)
-        rates[unit] = parse_sclite(out / f"score_{unit}" / "hyp.trn.sys").err
-    return rates
 
 
 def main() -> None:
@@ -88,11 +68,7 @@ def main() -> None:
     for export in args.exports:
         backends[export.name] = OnnxSpeech2Text(export, beam_size=args.beam_size, num_threads=1)
     torch_s2t = backends["pytorch"]
-    utts = list(read_table(args.data_dir / "wav.scp").items())[: args.max_utts or None]
-    waves = {}
-    for utt, spec in utts:
-        samples, rate = read_audio(spec)
-        waves[utt] = checked_waveform(samples, rate, torch_s2t.sample_rate, torch_s2t.min_samples(), utt).numpy()
+    waves = load_waves(args.data_dir, torch_s2t, args.max_utts)
     audio_s = sum(len(w) for w in waves.values()) / torch_s2t.sample_rate
     print(f"{len(waves)} utterances, {audio_s / 60:.1f} min of audio from {args.data_dir}; streaming chunk "
           f"{args.chunk_size} frames, {args.num_left_chunks} left chunks; 1 thread")

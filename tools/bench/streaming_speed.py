@@ -3,7 +3,8 @@
 
 One process, random weights, eval mode, no autograd, random 80-dim features, one CPU thread
 by default. All encoders have the same architecture (default 12 blocks, d=256, FFN 2048,
-4 heads, conv kernel 31, conv2d x4: ~33 M parameters). Streaming uses ``--chunk_size``
+4 heads, conv kernel 31, conv2d x4: ~33 M parameters). Ours is the encoder of a random
+dual-mode ASR model built by the task, so that the same weights also run in our ONNX export. Streaming uses ``--chunk_size``
 encoder frames (16 = 640 ms); ESPnet's contextual-block encoder gets our chunk as its hop,
 one more chunk of look-ahead and a block of 2.5 chunks (its 40 / 16 / 16 default ratio).
 
@@ -14,10 +15,19 @@ Systems, for each audio length (default 10 s and 60 s):
 * ``espnet contextual-block``: its streaming inference (``infer_mode=True``), one hop of
   features per call;
 * ``ours stream left N`` / ``unlimited``: ``accept_feats`` with one chunk of features per call;
-* ``ours traced left N``: the tensor chunk step ``forward_chunk`` traced with
-  ``torch.jit.trace`` (after the left context has filled; the first chunks run eagerly);
+* ``ours torchscript left N``: the tensor chunk step ``forward_chunk`` traced, frozen and
+  optimised for inference (``torch.jit.optimize_for_inference``) once the left context has
+  filled (the first chunks run eagerly; two warm-up calls of the compiled step are not timed);
 * ``ours batched B=k``: ``EncoderStreamBatch`` advancing k streams of that length in lockstep;
-  its RTF is per stream (compute / (k x audio)).
+  its RTF is per stream (compute / (k x audio));
+* ``onnx full`` / ``onnx stream left N`` / ``onnx batched B=k``: the same weights exported by
+  ``export_onnx`` and run by the PyTorch-free runtime on ONNX Runtime (``OnnxModel.encode_full``,
+  ``OnnxEncoderStream.accept`` one chunk of features per call, and ``batched_chunk_step`` over k
+  ``OnnxEncoderStream`` s, as the server runs them).
+
+ESPnet's encoders run in PyTorch only, so the like-for-like comparison with them is ours in
+PyTorch; the ONNX rows show what our deployed runtime does with the same weights, and their
+ratios are against ESPnet in PyTorch (a cross-backend ratio, labelled as such).
 
 Printed: RTF (compute / audio time), the median and p90 compute per chunk call (ms), the
 ratios against the targets of the streaming work, and a breakdown of where one streaming
@@ -31,21 +41,30 @@ Example::
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
-from bench_common import median_p90, print_table
+from bench_common import median_p90, model_config, print_table, save_experiment, write_tokens
 from espnet_durep._offline import import_offline
 from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+from espnet_durep.export.onnx import export_onnx
+from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.inference.stream_batch import EncoderStreamBatch
+from espnet_durep.runtime.batching import batched_chunk_step
+from espnet_durep.runtime.recognizer import OnnxSpeech2Text
+from espnet_durep.tasks.durep import DurepTask
 
 FEATURE_DIM = 80
 FRAME_SHIFT_S = 0.01
 MODEL = dict(output_size=256, attention_heads=4, linear_units=2048, num_blocks=12, cnn_module_kernel=31)
 QUICK_MODEL = dict(output_size=32, attention_heads=2, linear_units=64, num_blocks=2, cnn_module_kernel=5)
+DECODER = dict(attention_heads=2, linear_units=64, num_blocks=1)  # not timed; the export needs one
 
 
 @dataclass
@@ -127,21 +146,59 @@ class ChunkStep(torch.nn.Module):
         return self.enc.forward_chunk(xs, self.required_cache_size, att_cache, cnn_cache)
 
 
-def run_ours_traced(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> Result:
-    """Eager until the left context is full, then the traced step (fixed cache shape)."""
+def run_ours_torchscript(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> Result:
+    """Eager until the left context is full, then the traced, frozen and optimised step (fixed cache shape)."""
     keep, window, hop = left * chunk, enc.chunk_window(chunk), chunk * enc.subsampling
     cache = enc.init_cache(1, chunk, left)
     att, cnn = cache.att_cache, cache.cnn_cache
     starts = list(range(0, feats.size(1) - window + 1, hop))
-    calls, traced = [], None
+    calls, step = [], ChunkStep(enc, keep)
     for i, start in enumerate(starts):
         xs = feats[:, start:start + window]
-        if i == left and traced is None:
-            traced = torch.jit.trace(ChunkStep(enc, keep), (xs, att, cnn), check_trace=False)
-        step = traced if traced is not None else ChunkStep(enc, keep)
+        if i == left:
+            traced = torch.jit.trace(step, (xs, att, cnn), check_trace=False)
+            step = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            for _ in range(2):  # the first calls of a compiled module run its optimisation passes
+                step(xs, att, cnn)
         (_, att, cnn), dt = timed(step, xs, att, cnn)
         calls.append(1000 * dt)
-    return Result(f"ours traced left {left}", feats.size(1) * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+    return Result(f"ours torchscript left {left}", feats.size(1) * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+
+
+def run_onnx_full(onnx: OnnxSpeech2Text, feats: np.ndarray) -> Result:
+    return Result("onnx full", feats.shape[0] * FRAME_SHIFT_S, timed(onnx.model.encode_full, feats)[1])
+
+
+def run_onnx_stream(onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int) -> Result:
+    stream, calls = onnx.new_encoder_stream(chunk, left), []
+    step, n = chunk * onnx.geometry.subsampling, feats.shape[0]
+    for start in range(0, n, step):
+        _, dt = timed(stream.accept, feats[start:start + step], start + step >= n)
+        calls.append(1000 * dt)
+    return Result(f"onnx stream left {left}", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+
+
+def run_onnx_batched(onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int, k: int) -> Result:
+    """k streams of the same length advanced in lockstep by batched chunk steps (as the server does)."""
+    streams = [onnx.new_encoder_stream(chunk, left) for _ in range(k)]
+    inputs = [feats + 0.01 * i for i in range(k)]
+    step, n, total = chunk * onnx.geometry.subsampling, feats.shape[0], 0.0
+
+    def advance(is_final: bool) -> None:
+        while True:
+            windows = [s.next_window(is_final) for s in streams]
+            if any(w is None for w in windows):
+                return
+            outs = batched_chunk_step(onnx.model, windows, [s.att_cache for s in streams],
+                                      [s.cnn_cache for s in streams])
+            for s, out in zip(streams, outs):
+                s.complete(*out)
+
+    for start in range(0, n, step):
+        for s, x in zip(streams, inputs):
+            s.push(x[start:start + step])
+        total += timed(advance, start + step >= n)[1]
+    return Result(f"onnx batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
 
 
 def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int, k: int) -> Result:
@@ -201,14 +258,27 @@ def breakdown(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, le
     return rows
 
 
+def build_ours(model: dict, chunk: int, tmp: Path) -> Tuple[Speech2TextDualMode, OnnxSpeech2Text]:
+    """A random dual-mode ASR model with our encoder of size ``model``, and its ONNX export."""
+    tokens = write_tokens(tmp / "tokens.txt", 8)
+    config = model_config("dual_mode_conformer", {**model, "conv_mode": "chunk", "chunk_size": chunk}, DECODER,
+                          "dual_mode", 0.3)
+    save_experiment(tmp / "exp", DurepTask, config, tokens, seed=0)
+    s2t = Speech2TextDualMode(tmp / "exp" / "config.yaml", tmp / "exp" / "model.pth")
+    export_onnx(s2t, tmp / "onnx")
+    return s2t, OnnxSpeech2Text(tmp / "onnx")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = QUICK_MODEL if args.quick else MODEL
     chunk, left = args.chunk_size, args.left_chunks
-    ours = DualModeConformerEncoder(FEATURE_DIM, input_layer="conv2d", conv_mode="chunk", dropout_rate=0.0,
-                                    positional_dropout_rate=0.0, **model).eval()
+    with tempfile.TemporaryDirectory(prefix="streaming_speed_") as tmp:
+        s2t, onnx = build_ours(model, chunk, Path(tmp))
+    ours = s2t.encoder.eval()
+    torch.manual_seed(0)
     espnet_full, espnet_block = espnet_encoders(model, chunk)
     sizes = {name: sum(p.numel() for p in m.parameters())
              for name, m in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block))}
@@ -220,6 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
         warm = torch.randn(1, 3 * hop + 20, FEATURE_DIM)
         espnet_full(warm, torch.tensor([warm.size(1)]))
         run_ours_stream(ours, warm, chunk, left)
+        run_onnx_stream(onnx, warm[0].numpy(), chunk, left)
         for seconds in args.seconds:
             feats = torch.randn(1, round(seconds / FRAME_SHIFT_S), FEATURE_DIM)
             lens = torch.tensor([feats.size(1)])
@@ -228,8 +299,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
                     run_espnet_block(espnet_block, feats, hop),
                     run_ours_stream(ours, feats, chunk, left),
                     run_ours_stream(ours, feats, chunk, -1),
-                    run_ours_traced(ours, feats, chunk, left)]
+                    run_ours_torchscript(ours, feats, chunk, left)]
             runs += [run_ours_batched(ours, feats, chunk, left, k) for k in args.batch_sizes]
+            runs += [run_onnx_full(onnx, feats[0].numpy()), run_onnx_stream(onnx, feats[0].numpy(), chunk, left)]
+            runs += [run_onnx_batched(onnx, feats[0].numpy(), chunk, left, k) for k in args.batch_sizes]
             for r in runs:
                 results[f"{r.system} @{seconds:g}s"] = r
         lines = []
@@ -248,21 +321,24 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
 
 
 def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: int) -> None:
+    """The streaming targets, once for ours in PyTorch and once for our ONNX runtime."""
     def r(system: str, seconds: float) -> Result:
         return results[f"{system} @{seconds:g}s"]
 
-    stream = f"ours stream left {left}"
     short, long_ = args.seconds[0], args.seconds[-1]
-    checks = [(f"ours stream / ours full RTF at {short:g} s", r(stream, short).rtf / r("ours full", short).rtf, 1.3)]
-    for s in args.seconds:
-        checks.append((f"ours stream / espnet contextual-block RTF at {s:g} s",
-                       r(stream, s).rtf / r("espnet contextual-block", s).rtf, 0.33))
-    checks.append((f"ours stream chunk median {long_:g} s / {short:g} s",
-                   median_p90(r(stream, long_).calls_ms)[0] / median_p90(r(stream, short).calls_ms)[0], 1.1))
     biggest = max(args.batch_sizes)
-    checks.append((f"batched B={biggest} / B=1 cost per stream at {short:g} s",
-                   r(f"ours batched B={biggest} left {left}", short).rtf / r(f"ours batched B=1 left {left}", short).rtf,
-                   0.5))
+    checks = []
+    for backend, full, stream, batched in (("pytorch", "ours full", f"ours stream left {left}", "ours batched"),
+                                           ("onnx", "onnx full", f"onnx stream left {left}", "onnx batched")):
+        checks.append((f"{backend}: stream / full RTF at {short:g} s", r(stream, short).rtf / r(full, short).rtf, 1.3))
+        for s in args.seconds:
+            checks.append((f"{backend}: stream / espnet contextual-block (pytorch) RTF at {s:g} s",
+                           r(stream, s).rtf / r("espnet contextual-block", s).rtf, 0.33))
+        checks.append((f"{backend}: stream chunk median {long_:g} s / {short:g} s",
+                       median_p90(r(stream, long_).calls_ms)[0] / median_p90(r(stream, short).calls_ms)[0], 1.1))
+        checks.append((f"{backend}: batched B={biggest} / B=1 cost per stream at {short:g} s",
+                       r(f"{batched} B={biggest} left {left}", short).rtf / r(f"{batched} B=1 left {left}", short).rtf,
+                       0.5))
     print_table(["ratio", "measured", "target", "met"],
                 [[name, f"{value:.2f}", f"<= {target:g}", "yes" if value <= target else "NO"]
                  for name, value, target in checks])
