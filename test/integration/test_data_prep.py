@@ -336,6 +336,9 @@ def test_speechocean762_stages_1_to_5(tmp_path):
     assert (len(train), len(valid), len(test)) == (1400, 100, 800)
     assert len(set(valid.values())) == 5 and not set(valid.values()) & set(train.values())
     assert table(data / "test" / "text")["001200015"] == "WE WERE FORTUNATE TO GET BACK INTO THE BALL GAME"
+    for d, speakers in (("train", train), ("valid", valid), ("test", test)):  # speaker labels for the probes
+        assert set(table(data / d / "spk2gender")) == set(table(data / d / "spk2age")) == set(speakers.values())
+    assert (table(data / "test" / "spk2gender")["0120"], table(data / "test" / "spk2age")["0120"]) == ("f", "19")
     audio = Path(table(data / "test" / "wav.scp")["001200015"])
     assert audio.resolve() == (SPEECHOCEAN762 / "WAVE/SPEAKER0120/001200015.flac").resolve()  # links resolved or not
     kept = len(lines(dump / "train" / "text"))

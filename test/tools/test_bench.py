@@ -1,0 +1,62 @@
+"""The benchmark scripts of tools/bench run end to end (tiny models, --quick) and print their tables."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "tools" / "bench"
+
+
+def run_bench(script: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=BENCH, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_streaming_speed_quick_compares_every_system_and_backend():
+    out = run_bench("streaming_speed.py", "--quick")
+    for system in ("espnet full", "espnet contextual-block", "ours full", "ours stream left 4",
+                   "ours torchscript left 4", "ours batched B=4 left 4", "onnx full", "onnx stream left 4",
+                   "onnx batched B=4 left 4"):
+        assert f"\n{system} " in out, system
+    for backend in ("pytorch", "onnx"):
+        assert f"{backend}: stream / full RTF at 3 s" in out
+        assert f"{backend}: batched B=4 / B=1 cost per stream at 3 s" in out
+    assert "glue (outside the components)" in out
+
+
+def test_decode_speed_quick_reports_tokens_and_ratios():
+    out = run_bench("decode_speed.py", "--quick")
+    assert "ours stream" in out and "espnet stream" in out and "tokens" in out
+    assert "RTF espnet stream / ours stream" in out
+
+
+def test_decode_speed_trained_mode_scores_and_splits_each_backend(tmp_path):
+    import soundfile
+
+    from espnet_durep.export.onnx import export_onnx
+    from espnet_durep.inference.recognizer import Speech2TextDualMode
+    from tiny_onnx import real_speech, tiny_experiment
+
+    (tmp_path / "exp").mkdir()
+    exp = tiny_experiment(tmp_path / "exp")
+    export_onnx(Speech2TextDualMode.from_pretrained(exp), tmp_path / "onnx")
+    data = tmp_path / "data"
+    data.mkdir()
+    waves = real_speech(2)
+    for utt, wave in waves.items():
+        soundfile.write(data / f"{utt}.wav", wave, 16000)
+    (data / "wav.scp").write_text("".join(f"{u} {data / u}.wav\n" for u in waves))
+    (data / "text").write_text("".join(f"{u} HELLO WORLD\n" for u in waves))
+    (data / "utt2spk").write_text("".join(f"{u} {u[:4]}\n" for u in waves))
+    out = run_bench("decode_speed.py", "--model_dir", str(exp), "--data_dir", str(data), "--exports",
+                    str(tmp_path / "onnx"), "--out_dir", str(tmp_path / "out"), "--beam_size", "4")
+    for backend in ("pytorch", "onnx:onnx"):
+        for mode in ("streaming", "full"):
+            assert any(line.split()[:2] == [backend, mode] for line in out.splitlines()), (backend, mode)
+    assert "(search + rescoring) / encoder" in out
+    assert (tmp_path / "out" / "pytorch_streaming" / "score_char" / "hyp.trn.sys").is_file()
