@@ -106,6 +106,8 @@ class CTCPrefixBeamSearch(_CTCSearch):
     candidate token) extension is scored at once, and only the extensions that enter the beam
     become Python tuples.  An extension can only merge with a prefix already in the beam (its
     one parent is then in the beam too), which is looked up through the beam's parent links.
+    A merged prefix takes its token frames from the likelier of the two: the parent's, with
+    the last token at this frame, when the parent ranked above it.
 
     Args:
         log_posteriors: encoder frames (T, D) -> CTC log-posteriors, a (T, V) array.
@@ -156,12 +158,15 @@ class CTCPrefixBeamSearch(_CTCSearch):
         new_nonblank = same
         column = {int(token): k for k, token in enumerate(ids)}
         merged_into, merged_from = [], []
+        frames_of = list(self._token_frames)
         for child, prefix in enumerate(self._prefixes):
             if prefix and prefix[-1] in column:
                 parent = self._index.get(prefix[:-1])
                 if parent is not None:
                     merged_into.append(child)
                     merged_from.append((parent, column[prefix[-1]]))
+                    if parent < child:  # rows are ranked: the likelier parent times the last token now
+                        frames_of[child] = self._token_frames[parent] + (t,)
         if merged_into:
             rows, cols = np.array(merged_from).T
             new_nonblank = same.copy()
@@ -175,7 +180,7 @@ class CTCPrefixBeamSearch(_CTCSearch):
         for i in order.tolist():
             if i < n:
                 prefixes.append(self._prefixes[i])
-                frames.append(self._token_frames[i])
+                frames.append(frames_of[i])
             else:
                 row, col = divmod(i - n, width)
                 prefixes.append(self._prefixes[row] + (int(ids[col]),))

@@ -115,11 +115,11 @@ def test_blank_penalty_turns_a_weak_blank_frame_into_a_token():
         CTCGreedySearch(given, blank_penalty=math.inf)
 
 
-def test_merged_prefix_keeps_the_frame_its_token_was_first_emitted():
-    # frame 0: blank likelier, so () leads the beam; frame 1 extends () with token 1, which
-    # merges with the prefix (1,) already emitted at frame 0
-    probs = np.array([[0.7, 0.3, 1e-9], [0.05, 0.9, 0.05]])
-    hyps = _feed(CTCPrefixBeamSearch(given, beam_size=4, token_beam=3), np.log(probs), [])
-    best = hyps[0]
-    assert best.tokens == [1] and best.token_frames == [0]
-    assert math.exp(best.score) == pytest.approx(0.7 * 0.9 + 0.3 * 0.9 + 0.3 * 0.05, rel=1e-6)
+def test_merged_prefix_is_timed_by_the_likelier_path():
+    # frame 0: token 1 (0.3) or blank (0.7); frame 1: token 1. The prefix (1,) emitted at
+    # frame 0 merges with () extended by 1 at frame 1; the likelier path decides the time.
+    for p1, frame in ((0.3, 1), (0.7, 0)):
+        probs = np.array([[1 - p1, p1, 1e-9], [0.05, 0.9, 0.05]])
+        best = _feed(CTCPrefixBeamSearch(given, beam_size=4, token_beam=3), np.log(probs), [])[0]
+        assert best.tokens == [1] and best.token_frames == [frame]
+        assert math.exp(best.score) == pytest.approx(0.9 + p1 * 0.05, rel=1e-6)
