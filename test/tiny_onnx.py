@@ -25,7 +25,7 @@ def tiny_experiment(root: Path, **model_conf) -> Path:
     config["model_conf"].update(model_conf)
     exp, model = save_experiment(root, "model", config, ["--token_type", "char"])
     with torch.no_grad():  # an untrained model emits mostly blanks: make it emit tokens
-        for mode in ("full", "stream"):
+        for mode in ("full", "streaming"):
             model.heads(mode)[0].ctc_lo.bias[0] -= 3.0
     torch.save(model.state_dict(), exp / "model.pth")
     return exp

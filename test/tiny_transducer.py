@@ -27,7 +27,7 @@ def cascaded_config(**model_conf) -> dict:
         encoder="cascaded_conformer", encoder_conf=copy.deepcopy(ENCODER_CONF),
         decoder="tied_reduced", decoder_conf={"embed_dim": 16, "context_size": 2},
         joint_net_conf={"joint_activation_type": "tanh"},
-        model="cascaded_transducer", model_conf={"stream_weight": 0.5, **model_conf},
+        model="cascaded_transducer", model_conf={"streaming_weight": 0.5, **model_conf},
     )
     return config
 
@@ -37,7 +37,7 @@ def multi_decoder_config(integration: str = "cascaded", **model_conf) -> dict:
     config["encoder_conf"]["integration"] = integration
     config["model"] = "multi_decoder_transducer"
     config["model_conf"] = {
-        "stream_weight": 0.5,
+        "streaming_weight": 0.5,
         "full_decoders": {"rnnt": 1.0, "ctc": 0.3, "attention": 0.3},
         "attention_decoder_conf": {"attention_heads": 2, "linear_units": 32, "num_blocks": 1, "dropout_rate": 0.0,
                                    "positional_dropout_rate": 0.0, "self_attention_dropout_rate": 0.0,

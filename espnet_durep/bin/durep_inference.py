@@ -40,7 +40,7 @@ import numpy as np
 import soundfile
 import torch
 
-MODES = ("full", "streaming")
+from espnet_durep.modes import FULL, MODES, STREAMING
 
 
 class BadUtterance(Exception):
@@ -203,7 +203,7 @@ class DecodeSetting:
 
     @property
     def incremental(self) -> bool:
-        return self.mode == "streaming" and not self.simulate
+        return self.mode == STREAMING and not self.simulate
 
 
 @dataclass
@@ -238,7 +238,7 @@ def decode_utterance(s2t, wave: torch.Tensor, setting: DecodeSetting) -> Decoded
     if setting.incremental:
         return decode_streaming(s2t, wave, setting.chunk, setting.left, setting.feed_samples)
     start = time.perf_counter()
-    if setting.mode == "full":
+    if setting.mode == FULL:
         result = s2t.decode_full(wave)
     else:
         result = s2t.decode_simulated_streaming(wave, setting.chunk, setting.left)
@@ -272,11 +272,11 @@ class Metrics:
     def as_dict(self, s2t, setting: DecodeSetting, num_threads: int, device: str) -> dict:
         from espnet_durep.metrics.latency import summarise
 
-        streaming = setting.mode == "streaming"
+        streaming = setting.mode == STREAMING
         latency = s2t.algorithmic_latency(setting.chunk) if streaming else None
         return {
             "decode_mode": setting.mode + ("_simulated" if setting.simulate else ""),
-            "search": s2t.search_name("stream" if streaming else "full"),
+            "search": s2t.search_name(setting.mode),
             "chunk_size_frames": setting.chunk,
             "chunk_ms": s2t.chunk_ms(setting.chunk) if streaming else None,
             "num_left_chunks": setting.left if streaming else None,
@@ -300,19 +300,19 @@ def reference_times(s2t, wave: torch.Tensor, ref_text: str) -> Tuple[List[int], 
     from espnet_durep.metrics.latency import forced_alignment_times_ms
 
     ref_ids = s2t.text_to_ids(ref_text)
-    return ref_ids, forced_alignment_times_ms(s2t.ctc_log_probs(s2t.encode(wave, "full")), ref_ids, s2t.frame_ms)
+    return ref_ids, forced_alignment_times_ms(s2t.ctc_log_probs(s2t.encode(wave, FULL)), ref_ids, s2t.frame_ms)
 
 
 def build_setting(args, s2t) -> DecodeSetting:
-    if args.decode_mode == "full":
-        return DecodeSetting("full")
+    if args.decode_mode == FULL:
+        return DecodeSetting(FULL)
     chunk = s2t.chunk_frames(chunk_size=args.chunk_size)
     left = args.num_left_chunks if args.num_left_chunks is not None else s2t.encoder.num_left_chunks
     feed_ms = args.feed_ms or s2t.chunk_ms(chunk)
     logging.info("streaming: chunk %d frames = %.0f ms, left chunks %s, fed %.0f ms at a time%s",
                  chunk, s2t.chunk_ms(chunk), left, feed_ms,
                  " (simulated with one masked pass)" if args.simulate_streaming else "")
-    return DecodeSetting("streaming", args.simulate_streaming, chunk, left,
+    return DecodeSetting(STREAMING, args.simulate_streaming, chunk, left,
                          max(1, int(round(feed_ms * s2t.sample_rate / 1000))))
 
 

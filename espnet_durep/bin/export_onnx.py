@@ -95,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"check on {report['utterances']} utterances (streaming chunk {report['chunk_size']}, "
           f"left {report['num_left_chunks']}): largest |ONNX - PyTorch|:")
     for name, value in report["max_abs_diff"].items():
-        print(f"  {name:15s} {value:.3g}")
+        print(f"  {name:17s} {value:.3g}")
     print(f"  token mismatches: {len(report['token_mismatches'])} of {2 * report['utterances']} decodings")
     exact = max(report["max_abs_diff"].values()) <= TOLERANCE and not report["token_mismatches"]
     if args.quantize is None and not exact:

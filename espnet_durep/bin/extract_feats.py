@@ -2,7 +2,7 @@
 """Extract a dual-mode encoder's layer representations, in full-context or streaming mode.
 
     python -m espnet_durep.bin.extract_feats --model_dir exp/student --data_dir data/test \\
-        --output_dir feats/student_stream640 --mode streaming --chunk_size 16 --num_left_chunks 4 \\
+        --output_dir feats/student_streaming640 --mode streaming --chunk_size 16 --num_left_chunks 4 \\
         --layers 0,2,4
 
 Layer k is the output of encoder block k (0: the subsampling output), as in the encoder's
@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from espnet_durep.bin.durep_inference import BadUtterance, checked_waveform, read_audio, read_table
+from espnet_durep.modes import FULL, MODES, STREAMING
 
 
 def parse_layers(text: str, num_blocks: int) -> List[int]:
@@ -51,7 +52,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model_file", default=None, help="model .pth in --model_dir (default: the best one found)")
     p.add_argument("--data_dir", type=Path, required=True, help="Kaldi data directory with wav.scp")
     p.add_argument("--output_dir", type=Path, required=True)
-    p.add_argument("--mode", choices=("full", "streaming"), default="full")
+    p.add_argument("--mode", choices=MODES, default=FULL)
     p.add_argument("--chunk_size", type=int, default=None, help="streaming chunk, encoder frames (default: model's)")
     p.add_argument("--num_left_chunks", type=int, default=None, help="streaming left context (-1: unlimited)")
     p.add_argument("--layers", default="all", help="'all' or comma-separated block numbers, e.g. 0,3,6")
@@ -88,9 +89,9 @@ class LayerWriter:
 def extract(s2t, wave: torch.Tensor, layers: Sequence[int], mode: str, chunk: int, left: int) -> Dict[int, torch.Tensor]:
     """{layer: (T', D)} of one waveform (n,)."""
     encoder = s2t.model.encoder
-    if mode == "full":
+    if mode == FULL:
         feats, lens = s2t.features_of(wave)
-        _, _, out = encoder(feats, lens, mode="full", return_layers=layers)
+        _, _, out = encoder(feats, lens, mode=FULL, return_layers=layers)
         return {k: v[0] for k, v in out.items()}
     s2t.features.reset()
     cache = encoder.init_cache(1, chunk, left, return_layers=layers)
@@ -124,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
-    chunk = s2t.chunk_frames(chunk_size=args.chunk_size) if args.mode == "streaming" else None
+    chunk = s2t.chunk_frames(chunk_size=args.chunk_size) if args.mode == STREAMING else None
     left = encoder.num_left_chunks if args.num_left_chunks is None else args.num_left_chunks
     writer = LayerWriter(args.output_dir, layers)
     n_failed = 0

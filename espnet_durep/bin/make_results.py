@@ -211,8 +211,17 @@ STAGE_NAMES = {1: "data preparation", 2: "speed perturbation", 3: "format audio"
                13: "packing"}
 EPOCH_RESULTS = re.compile(r"(\d+)epoch results: (.*)$")
 SECTION = re.compile(r"\[(\w+)\] ")
-CURVE_KEYS = {"train": ("loss",), "valid": ("loss", "acc", "acc_full", "acc_stream", "cer_ctc_full", "cer_ctc_stream",
-                                             "cer_ctc")}
+CURVE_KEYS = {"train": ("loss",), "valid": ("loss", "acc", "acc_full", "acc_streaming", "cer_ctc_full",
+                                             "cer_ctc_streaming", "cer_ctc")}
+# train.log files written before the mode names were unified report streaming statistics with
+# the suffix "_stream" (loss_stream, acc_stream, cer_ctc_stream, loss_kd_layer_stream,
+# gshare_loss_kd_rnnt_stream, ...): read them under today's names
+LEGACY_STAT_SUFFIX = ("_stream", "_streaming")
+
+
+def _stat_name(key: str) -> str:
+    old, new = LEGACY_STAT_SUFFIX
+    return key[: -len(old)] + new if key.endswith(old) else key
 
 
 def stage_times(path: Path) -> Dict[int, Tuple[int, str]]:
@@ -238,7 +247,8 @@ def learning_curve(train_log: Path) -> List[Dict[str, Dict[str, str]]]:
         row: Dict[str, Dict[str, str]] = {"epoch": {"n": match.group(1)}}
         parts = SECTION.split(match.group(2))  # ["", "train", "k=v, ...", "valid", "k=v, ..."]
         for name, body in zip(parts[1::2], parts[2::2]):
-            row[name] = dict(kv.split("=", 1) for kv in body.strip().rstrip(",").split(", ") if "=" in kv)
+            row[name] = dict((_stat_name(k), v) for k, v in (kv.split("=", 1) for kv in
+                             body.strip().rstrip(",").split(", ") if "=" in kv))
         epochs.append(row)
     return epochs
 

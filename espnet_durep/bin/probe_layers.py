@@ -2,7 +2,7 @@
 """Per-layer probes of extracted representations, for every mode: what each layer holds.
 
     python -m espnet_durep.bin.probe_layers --data_dir data/test --output_dir probe/student \\
-        --feats full=feats/full --feats stream640=feats/stream640 [--tasks speaker,gender,chars]
+        --feats full=feats/full --feats streaming640=feats/streaming640 [--tasks speaker,gender,chars]
 
 Each ``--feats NAME=DIR`` is an ``extract_feats`` output (one mode or chunk setting). For
 every task of the data directory (:mod:`espnet_durep.probe.tasks`: speaker, gender,

@@ -25,7 +25,7 @@ def ctc_inplace_kd(
     temperature: float = 1.0,
     tolerance: int = 0,
 ) -> torch.Tensor:
-    """Frame-level KL(full || stream) * T^2, summed over valid frames, mean over utterances.
+    """Frame-level KL(full || streaming) * T^2, summed over valid frames, mean over utterances.
 
     stream_logits, full_logits: (B, T, V); lengths: (B,).  With ``tolerance`` d > 0 the
     target of frame t is the full-context frame in [t-d, t] with the smallest KL.
@@ -48,7 +48,8 @@ def ctc_inplace_kd(
 def decoder_inplace_kd(
     stream_logits: torch.Tensor, full_logits: torch.Tensor, ys_lengths: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Token-level KL(full || stream) * T^2 over (B, U, V) decoder outputs, summed over valid tokens, mean over utterances."""
+    """Token-level KL(full || streaming) * T^2 over (B, U, V) decoder outputs, summed over valid tokens,
+    mean over utterances."""
     mask = length_mask(ys_lengths, stream_logits.size(1))
     return masked_kl_div(stream_logits, full_logits.detach(), mask, temperature)
 

@@ -27,6 +27,7 @@ from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.layers.conformer_layer import ConformerLayer
 from espnet_durep.layers.masking import length_mask
 from espnet_durep.layers.rel_attention import RelativePositions
+from espnet_durep.modes import FULL, STREAMING
 
 INTEGRATIONS = ("cascaded", "parallel")
 
@@ -91,7 +92,7 @@ class CascadedConformerEncoder(AbsEncoder):
         """
         if chunk_size is not None and chunk_size <= 0:
             return 0, -1
-        return self.causal.resolve_chunking("stream", chunk_size, num_left_chunks)
+        return self.causal.resolve_chunking(STREAMING, chunk_size, num_left_chunks)
 
     def non_causal(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Full-attention blocks over (B, T, D) frames with (B,) valid lengths -> (B, T, D)."""
@@ -123,7 +124,7 @@ class CascadedConformerEncoder(AbsEncoder):
         chunk, left = self.resolve_chunking(chunk_size, num_left_chunks)
         wanted = (0,) if self.integration == "parallel" else ()
         # chunk 0 is a full-context draw of dynamic chunk training (full_context_prob)
-        first, olens, layers = self.causal(xs_pad, ilens, mode="stream" if chunk > 0 else "full",
+        first, olens, layers = self.causal(xs_pad, ilens, mode=STREAMING if chunk > 0 else FULL,
                                            chunk_size=chunk, num_left_chunks=left, return_layers=wanted)
         second = self.non_causal(layers[0] if layers else first, olens)
         return first, second, olens

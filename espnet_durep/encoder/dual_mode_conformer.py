@@ -29,8 +29,7 @@ from espnet_durep.layers.conformer_layer import ConformerLayer
 from espnet_durep.layers.masking import length_mask
 from espnet_durep.layers.rel_attention import RelativePositions
 from espnet_durep.layers.subsampling import SUBSAMPLING_LAYOUTS, ConvSubsampling
-
-MODES = ("full", "stream")
+from espnet_durep.modes import FULL, MODES, canonical_mode
 
 
 @dataclass
@@ -71,13 +70,13 @@ class DualModeConformerEncoder(AbsEncoder):
         conv_mode: "causal" | "dual" | "chunk" (see :mod:`espnet_durep.layers.dual_mode_conv`).
         chunk_size: default streaming chunk (encoder frames) for eval / decoding.
         num_left_chunks: default left context in chunks (-1 = unlimited).
-        dynamic_chunk_training: sample the chunk per batch when training in stream mode.
+        dynamic_chunk_training: sample the chunk per batch when training in streaming mode.
         dynamic_chunk_range: [min, max] chunk size sampled uniformly (encoder frames).
-        full_context_prob: probability that a sampled "stream" batch uses full context
+        full_context_prob: probability that a sampled "streaming" batch uses full context
             (U2-style single-pass training; keep 0 when full mode is trained explicitly).
         dynamic_left_chunks: also sample the left context per batch.
         left_chunks_range: [min, max] left chunks sampled when dynamic_left_chunks.
-        default_mode: mode of ``forward`` when none is given ("full" or "stream").
+        default_mode: mode of ``forward`` when none is given ("full" or "streaming").
         frame_shift_ms: feature frame shift, to report chunk sizes in milliseconds.
     """
 
@@ -108,8 +107,7 @@ class DualModeConformerEncoder(AbsEncoder):
         super().__init__()
         if input_layer not in SUBSAMPLING_LAYOUTS:
             raise ValueError(f"input_layer must be one of {sorted(SUBSAMPLING_LAYOUTS)}, got {input_layer!r}")
-        if default_mode not in MODES:
-            raise ValueError(f"default_mode must be one of {MODES}, got {default_mode!r}")
+        default_mode = canonical_mode(default_mode, "default_mode", MODES)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1 encoder frame, got {chunk_size}")
         lo, hi = dynamic_chunk_range
@@ -169,8 +167,8 @@ class DualModeConformerEncoder(AbsEncoder):
     ) -> Tuple[int, int]:
         """Chunking actually used by ``forward``: (chunk_size, left); chunk 0 = full context."""
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "full":
+            mode = canonical_mode(mode, "mode", MODES)
+        if mode == FULL:
             return 0, -1
         if chunk_size is None and self.training and self.dynamic_chunk_training:
             sampled, sampled_left = self.sample_chunking()
@@ -203,7 +201,7 @@ class DualModeConformerEncoder(AbsEncoder):
 
         Args:
             xs_pad: (B, T, idim) features; ilens: (B,) lengths.
-            mode: "full" or "stream" (default: ``default_mode``).
+            mode: "full" or "streaming" (default: ``default_mode``).
             chunk_size, num_left_chunks: streaming chunking; None = configured default
                 (sampled per batch when training with dynamic chunks).
             return_layers: block indices to return (0 = subsampling output, k = output of

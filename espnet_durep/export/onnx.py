@@ -9,12 +9,16 @@ An export directory holds:
   keeps the last ``num_left_chunks * chunk_size`` cache frames (all of them for unlimited);
 * ``encoder_full.onnx``: the full-context encoder (feats (B, T, idim), feats_lengths (B,) ->
   enc (B, T', D), enc_lengths (B,));
-* ``ctc*.onnx``: the CTC head (enc (B, T, D) -> log-posteriors (B, T, V)), one per mode
-  when the model has separate streaming heads;
-* ``decoder*.onnx``: what attention rescoring needs (enc (1, T, D), ys_in (N, U),
-  ys_in_lens (N,) -> log-probabilities (N, U, V));
+* ``ctc.onnx``: the CTC head (enc (B, T, D) -> log-posteriors (B, T, V)), and
+  ``ctc_streaming.onnx`` when the model has separate streaming heads;
+* ``decoder.onnx`` (and ``decoder_streaming.onnx``): what attention rescoring needs
+  (enc (1, T, D), ys_in (N, U), ys_in_lens (N,) -> log-probabilities (N, U, V));
 * ``frontend.npz``: the STFT window, mel matrix and global normalisation statistics;
 * ``tokens.txt`` (and the BPE model) and ``manifest.json``: settings, versions, checksums.
+
+The manifest's ``graphs`` maps each mode ("full", "streaming") to its CTC and decoder graph
+files, so the runtime never guesses file names: exports written before the mode names were
+unified (mode key "stream", files ``ctc_stream.onnx`` / ``decoder_stream.onnx``) still load.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from torch import nn
 import espnet_durep
 from espnet_durep.frontend.logmel import LogMelFeatures, LogMelSettings
 from espnet_durep.model.dual_mode_asr import DualModeASRModel
+from espnet_durep.modes import FULL, MODES, STREAMING
 from espnet_durep.runtime.model import FORMAT, FORMAT_VERSION, sha256
 
 OPSET = 17
@@ -56,7 +61,7 @@ class FullEncoder(nn.Module):
         self.model = model
 
     def forward(self, feats, feats_lengths):
-        return self.model.encode_for_decoding(feats, feats_lengths, "full")
+        return self.model.encode_for_decoding(feats, feats_lengths, FULL)
 
 
 class CTCHead(nn.Module):
@@ -184,14 +189,14 @@ def export_onnx(s2t, output_dir: Path, quantize: Optional[str] = None) -> Dict:
             {"feats": {0: "B", 1: "T"}, "feats_lengths": {0: "B"}, "enc": {0: "B", 1: "T2"}, "enc_lengths": {0: "B"}})
     enc = torch.randn(1, 11, encoder.output_size())
     exported = {}
-    for mode in ("full", "stream"):
+    for mode in MODES:
         ctc, decoder = s2t.model.heads(mode)
         for kind, module in (("ctc", ctc), ("decoder", decoder)):
             if module is None:
                 graphs[kind][mode] = None
                 continue
             if id(module) not in exported:
-                name = f"{kind}.onnx" if mode == "full" else f"{kind}_{mode}.onnx"
+                name = f"{kind}.onnx" if mode == FULL else f"{kind}_{mode}.onnx"
                 if kind == "ctc":
                     _export(CTCHead(module), (enc,), output_dir / name, ["enc"], ["log_probs"],
                             {"enc": {0: "B", 1: "T"}, "log_probs": {0: "B", 1: "T"}})
@@ -265,27 +270,27 @@ def check_export(s2t, export_dir: Path, waves: Dict[str, np.ndarray], chunk_size
                           token_beam=s2t.token_beam, blank_penalty=s2t.blank_penalty)
     chunk = ort.chunk_frames(chunk_size=chunk_size)
     num_left_chunks = ort.default_left_chunks if num_left_chunks is None else num_left_chunks
-    diffs = {"features": 0.0, "encoder_full": 0.0, "ctc_full": 0.0, "encoder_stream": 0.0}
+    diffs = {"features": 0.0, "encoder_full": 0.0, "ctc_full": 0.0, "encoder_streaming": 0.0}
     mismatches = []
     for utt, wave in waves.items():
         speech = torch.from_numpy(wave)
         feats, _ = s2t.features_of(speech)
         ort_feats = LogMelFeatures(ort.frontend).whole(wave)
         diffs["features"] = max(diffs["features"], float(np.abs(feats[0].numpy() - ort_feats).max()))
-        enc = s2t.encode(speech, "full")
+        enc = s2t.encode(speech, FULL)
         ort_enc = ort.model.encode_full(feats[0].numpy())
         diffs["encoder_full"] = max(diffs["encoder_full"], float(np.abs(enc.numpy() - ort_enc).max()))
-        ctc = torch.log_softmax(s2t.model.heads("full")[0].ctc_lo(enc), dim=-1).numpy()
-        diffs["ctc_full"] = max(diffs["ctc_full"], float(np.abs(ctc - ort.model.ctc_log_probs("full", ort_enc)).max()))
+        ctc = torch.log_softmax(s2t.model.heads(FULL)[0].ctc_lo(enc), dim=-1).numpy()
+        diffs["ctc_full"] = max(diffs["ctc_full"], float(np.abs(ctc - ort.model.ctc_log_probs(FULL, ort_enc)).max()))
         stream = s2t.new_encoder_stream(chunk, num_left_chunks)
         ort_stream = ort.new_encoder_stream(chunk, num_left_chunks)
         torch_enc = torch.cat([stream.accept(feats[0], False), stream.accept(feats[0, :0], True)]).numpy()
         onnx_enc = np.concatenate([ort_stream.accept(feats[0].numpy(), False),
                                    ort_stream.accept(feats[0, :0].numpy(), True)])
-        diffs["encoder_stream"] = max(diffs["encoder_stream"], float(np.abs(torch_enc - onnx_enc).max()))
+        diffs["encoder_streaming"] = max(diffs["encoder_streaming"], float(np.abs(torch_enc - onnx_enc).max()))
         for mode, torch_hyp, onnx_hyp in (
-                ("full", s2t(speech).token_ids, ort(wave).token_ids),
-                ("stream", _streamed_ids(s2t, wave, chunk, num_left_chunks),
+                (FULL, s2t(speech).token_ids, ort(wave).token_ids),
+                (STREAMING, _streamed_ids(s2t, wave, chunk, num_left_chunks),
                  _streamed_ids(ort, wave, chunk, num_left_chunks))):
             if torch_hyp != onnx_hyp:
                 mismatches.append({"utt": utt, "mode": mode, "torch": torch_hyp, "onnx": onnx_hyp})

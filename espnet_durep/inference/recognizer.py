@@ -29,6 +29,7 @@ from espnet_durep.inference.joint_search import build_joint_search
 from espnet_durep.inference.loader import experiment_files, load_model
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
 from espnet_durep.model.inference import SearchOptions
+from espnet_durep.modes import FULL, MODES, STREAMING, canonical_mode
 from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
 from espnet_durep.search.session import StreamingSession
 
@@ -76,9 +77,9 @@ class Speech2TextDualMode:
         self.options = SearchOptions(beam_size, token_beam, blank_penalty, ctc_weight)
         self.beam_size, self.ctc_weight, self.token_beam = beam_size, ctc_weight, token_beam
         self.blank_penalty = blank_penalty
-        self.full_search = self._resolve("full", full_search, FULL_SEARCHES)
-        self.streaming_search = self._resolve("stream", streaming_search, STREAMING_SEARCHES)
-        for mode in ("full", "stream"):
+        self.full_search = self._resolve(FULL, full_search, FULL_SEARCHES)
+        self.streaming_search = self._resolve(STREAMING, streaming_search, STREAMING_SEARCHES)
+        for mode in MODES:
             if self.search_name(mode) != "joint":
                 self.make_search(mode)  # a wrong option fails here, not at the first utterance
         self.penalty, self.maxlenratio, self.minlenratio = penalty, maxlenratio, minlenratio
@@ -161,7 +162,7 @@ class Speech2TextDualMode:
         """The search run for ``mode``: ``name``, or the model's only one (a transducer's beam) when
         ``name`` is the default of a model family it does not apply to."""
         if name not in choices:
-            raise ValueError(f"{'full_search' if mode == 'full' else 'streaming_search'} must be one of "
+            raise ValueError(f"{'full_search' if mode == FULL else 'streaming_search'} must be one of "
                              f"{choices}, got {name!r}")
         if name == "joint" and self.model.joint_search_heads() is not None:
             return name
@@ -171,20 +172,23 @@ class Speech2TextDualMode:
         if name == choices[0] and len(available) == 1:
             return available[0]
         raise ValueError(f"{type(self.model).__name__} decodes {mode} mode with {', '.join(available)}"
-                         f"{' or joint' if mode == 'full' and self.model.joint_search_heads() else ''}; "
+                         f"{' or joint' if mode == FULL and self.model.joint_search_heads() else ''}; "
                          f"got {name!r}")
 
     def search_name(self, mode: str) -> str:
-        """Name of the search run for ``mode`` ("full" or "stream")."""
-        return self.streaming_search if mode == "stream" else self.full_search
+        """Name of the search run for ``mode`` ("full" or "streaming")."""
+        mode = canonical_mode(mode, "mode", MODES)
+        return self.streaming_search if mode == STREAMING else self.full_search
 
     def make_search(self, mode: str) -> StreamingSearch:
-        """A fresh incremental search for ``mode`` ("full" or "stream")."""
+        """A fresh incremental search for ``mode`` ("full" or "streaming")."""
+        mode = canonical_mode(mode, "mode", MODES)
         return self.model.make_search(mode, self.search_name(mode), self.options)
 
     def finish(self, mode: str, search: StreamingSearch, enc: Sequence[torch.Tensor]) -> Hypothesis:
         """Best hypothesis of ``search`` after the last frame, given the encoder output in pieces
         (T_i, D) (the model's second pass, e.g. attention rescoring)."""
+        mode = canonical_mode(mode, "mode", MODES)
         enc = torch.cat(list(enc)) if len(enc) else torch.zeros(0, self.encoder.output_size())
         return self.model.second_pass(mode, self.search_name(mode), search.finalize(), enc, self.options)[0]
 
@@ -206,9 +210,10 @@ class Speech2TextDualMode:
         return self.model.alignment_log_probs(enc)
 
     @torch.no_grad()
-    def encode(self, speech: torch.Tensor, mode: str = "full", chunk_size: Optional[int] = None,
+    def encode(self, speech: torch.Tensor, mode: str = FULL, chunk_size: Optional[int] = None,
                num_left_chunks: Optional[int] = None) -> torch.Tensor:
-        """Whole-utterance encoder output (T', D); mode "stream" simulates streaming with masks."""
+        """Whole-utterance encoder output (T', D); mode "streaming" simulates streaming with masks."""
+        mode = canonical_mode(mode, "mode", MODES)
         feats, lens = self.features_of(speech)
         enc, _ = self.model.encode_for_decoding(feats, lens, mode, chunk_size, num_left_chunks)
         return enc[0]
@@ -217,14 +222,14 @@ class Speech2TextDualMode:
     def decode_full(self, speech) -> RecognitionResult:
         """Full-context recognition of a whole waveform (n,)."""
         speech = self._speech(speech)
-        enc = self.encode(speech, "full")
+        enc = self.encode(speech, FULL)
         if self.full_search == "joint":
             best = self._joint()(x=enc, maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)[0]
             hyp = Hypothesis([int(t) for t in best.yseq[1:-1]], float(best.score))
         else:
-            search = self.make_search("full")
+            search = self.make_search(FULL)
             search.advance(enc)
-            hyp = self.finish("full", search, [enc])
+            hyp = self.finish(FULL, search, [enc])
         log_probs = self.ctc_log_probs(enc)
         times = None if log_probs is None else forced_alignment_times_ms(log_probs, hyp.tokens, self.frame_ms)
         return self.tokens_to_result(hyp, times or [])
@@ -236,10 +241,10 @@ class Speech2TextDualMode:
                                    num_left_chunks: Optional[int] = None) -> RecognitionResult:
         """Streaming mode without incremental state: one masked pass, then the streaming search."""
         speech = self._speech(speech)
-        enc = self.encode(speech, "stream", self.chunk_frames(chunk_size=chunk_size), num_left_chunks)
-        search = self.make_search("stream")
+        enc = self.encode(speech, STREAMING, self.chunk_frames(chunk_size=chunk_size), num_left_chunks)
+        search = self.make_search(STREAMING)
         search.advance(enc)
-        hyp = self.finish("stream", search, [enc])
+        hyp = self.finish(STREAMING, search, [enc])
         return self.tokens_to_result(hyp, [])
 
     def stream(self, chunk_ms: Optional[float] = None, chunk_size: Optional[int] = None,

@@ -5,11 +5,11 @@ output (second, look-ahead pass) are decoded by the same prediction network and 
 network.  Per pass ``p``::
 
     L_p = (1 - ctc_weight) * L_rnnt(p) + ctc_weight * L_ctc(p)
-    L = stream_weight * L_stream + (1 - stream_weight) * L_lookahead
+    L = streaming_weight * L_streaming + (1 - streaming_weight) * L_lookahead
         + teacher_rnnt_kd_weight * sum over kd_passes of L_kd_rnnt(p)
 
-Reported statistics: ``loss_rnnt_stream``, ``loss_rnnt_lookahead`` (RNN-T losses per
-pass), ``loss_ctc_<pass>`` (with CTC), ``loss_stream``, ``loss_lookahead`` (pass losses),
+Reported statistics: ``loss_rnnt_streaming``, ``loss_rnnt_lookahead`` (RNN-T losses per
+pass), ``loss_ctc_<pass>`` (with CTC), ``loss_streaming``, ``loss_lookahead`` (pass losses),
 ``loss_kd_rnnt_<pass>`` (with a teacher) and ``loss``.  There is no accuracy: select
 checkpoints on the validation loss.
 """
@@ -21,6 +21,7 @@ import torch
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 from espnet_durep.model.transducer import PASSES, Targets, TransducerASRModel
+from espnet_durep.modes import canonical_mode
 
 
 class CascadedTransducerModel(TransducerASRModel):
@@ -34,14 +35,14 @@ class CascadedTransducerModel(TransducerASRModel):
         self,
         *,
         ctc_weight: float = 0.0,
-        stream_weight: float = 0.5,
+        streaming_weight: float = 0.5,
         teacher_rnnt_kd_weight: float = 0.0,
         rnnt_kd_conf: Optional[dict] = None,
         **kwargs,
     ):
         if not 0.0 <= ctc_weight < 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1) for a transducer model, got {ctc_weight}")
-        super().__init__(use_ctc=ctc_weight > 0, stream_weight=stream_weight,
+        super().__init__(use_ctc=ctc_weight > 0, streaming_weight=streaming_weight,
                          teacher_rnnt_kd_weight=teacher_rnnt_kd_weight, rnnt_kd_conf=rnnt_kd_conf, **kwargs)
         self.ctc_weight = ctc_weight
         self._check_passes()
@@ -51,8 +52,7 @@ class CascadedTransducerModel(TransducerASRModel):
         return PASSES
 
     def rnnt_heads(self, pass_name: str) -> Tuple[TiedReducedPredictionNetwork, TiedJointNetwork]:
-        if pass_name not in PASSES:
-            raise ValueError(f"pass must be one of {PASSES}, got {pass_name!r}")
+        canonical_mode(pass_name, "pass", PASSES)
         return self.decoder, self.joint_network
 
     def _pass_loss(self, pass_name: str, enc: torch.Tensor, lens: torch.Tensor, targets: Targets) -> Dict:

@@ -2,7 +2,7 @@
 
 One encoder runs in full-context and in streaming mode on the same batch (DuRep; Dual-mode
 ASR).  Per mode: CTC + attention-decoder loss (ESPnet conventions), combined as
-``(1 - stream_weight) * L_full + stream_weight * L_stream``, plus:
+``(1 - streaming_weight) * L_full + streaming_weight * L_streaming``, plus:
 
 * in-place KD — the full-context pass teaches the streaming pass (detached);
 * ASR-aware teacher KD — a frozen, separately trained full-context teacher supervises
@@ -37,11 +37,12 @@ from espnet_durep.distill.teacher_kd import (
 from espnet_durep.model.base import DurepModelBase, model_features
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.inference import SearchOptions, check_search, ctc_log_posteriors, decoder_log_probs
+from espnet_durep.modes import FULL, MODES, STREAMING, canonical_mode
 from espnet_durep.search.base import Hypothesis, StreamingSearch
 from espnet_durep.search.ctc import CTCGreedySearch, CTCPrefixBeamSearch
 from espnet_durep.search.rescoring import attention_rescore
 
-MODE_SCHEDULES = ("both", "random", "alternate", "full", "stream")
+MODE_SCHEDULES = ("both", "random", "alternate", FULL, STREAMING)
 CTC_SEARCHES = ("attention_rescoring", "ctc_prefix_beam", "ctc_greedy")  # decoding, the default first
 
 
@@ -50,21 +51,21 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
 
     Options (``model_conf`` in YAML; the ESPnet ones — ctc_weight, lsm_weight,
     length_normalized_loss, ... — keep their meaning):
-        mode_schedule: "both" (full + stream on every batch), "random" (one mode per
-            step, stream with ``stream_prob``), "alternate", or a single mode "full" /
-            "stream" (e.g. a full-context teacher).
-        stream_weight: weight of the streaming-mode ASR loss.
-        stream_prob: P(stream) per step for ``mode_schedule: random``.
+        mode_schedule: "both" (full + streaming on every batch), "random" (one mode per
+            step, streaming with ``streaming_prob``), "alternate", or a single mode "full" /
+            "streaming" (e.g. a full-context teacher).
+        streaming_weight: weight of the streaming-mode ASR loss.
+        streaming_prob: P(streaming) per step for ``mode_schedule: random``.
         multi_decoder: separate CTC + attention decoders for the streaming path
             (arXiv 2405.13514); default shares them.
-        inplace_kd_weight / inplace_kd_conf: full -> stream in-place KD
+        inplace_kd_weight / inplace_kd_conf: full -> streaming in-place KD
             (temperature, tolerance, att_weight).
         teacher_layer_kd_weight, teacher_posterior_kd_weight, teacher_discrete_kd_weight,
         teacher_kd_conf: ASR-aware distillation from a frozen teacher: layer_pairs
             [[student_layer, teacher_layer], ...], loss_type, cos_weight, temperature,
             att_posterior (also distil decoder posteriors), codebook_size, code_dim,
             code_layer, quantizer_seed.
-        sp_kd_weight / sp_kd_conf: similarity-preserving KD stream <- full
+        sp_kd_weight / sp_kd_conf: similarity-preserving KD streaming <- full
             (axis, detach_teacher, decoder: also at decoder level).
         kd_warmup_steps: KD weights ramp linearly from 0 over this many training steps.
         grad_share_interval: every this many training steps, report each loss term's share
@@ -81,8 +82,8 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
         self,
         *args,
         mode_schedule: str = "both",
-        stream_weight: float = 0.5,
-        stream_prob: float = 0.5,
+        streaming_weight: float = 0.5,
+        streaming_prob: float = 0.5,
         multi_decoder: bool = False,
         inplace_kd_weight: float = 0.0,
         inplace_kd_conf: Optional[dict] = None,
@@ -99,17 +100,16 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     ):
         super().__init__(*args, **kwargs)
         reject_unsupported_espnet_options(self)
-        if mode_schedule not in MODE_SCHEDULES:
-            raise ValueError(f"mode_schedule must be one of {MODE_SCHEDULES}, got {mode_schedule!r}")
-        if not 0.0 <= stream_weight <= 1.0:
-            raise ValueError(f"stream_weight must be in [0, 1], got {stream_weight}")
+        mode_schedule = canonical_mode(mode_schedule, "model_conf.mode_schedule", MODE_SCHEDULES)
+        if not 0.0 <= streaming_weight <= 1.0:
+            raise ValueError(f"streaming_weight must be in [0, 1], got {streaming_weight}")
         if self.decoder is None and self.ctc_weight < 1.0:
             raise ValueError("ctc_weight < 1 needs an attention decoder")
         self.mode_schedule = mode_schedule
-        self.stream_weight = stream_weight
-        self.stream_prob = stream_prob
+        self.streaming_weight = streaming_weight
+        self.streaming_prob = streaming_prob
         self.multi_decoder = multi_decoder
-        if multi_decoder:
+        if multi_decoder:  # (attribute names are checkpoint keys: kept as they were)
             self.stream_ctc = copy.deepcopy(self.ctc)
             self.stream_decoder = copy.deepcopy(self.decoder)
         inplace_kd_conf = dict(inplace_kd_conf or {})
@@ -167,7 +167,7 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     def _run_teacher(self, speech, speech_lengths, ys_in, ys_in_lens) -> Dict[str, object]:
         teacher = self._teacher_on(speech.device)
         feats, flens = model_features(teacher, speech, speech_lengths)
-        enc, elens, layers = teacher.encoder(feats, flens, mode="full", return_layers=self._teacher_layers())
+        enc, elens, layers = teacher.encoder(feats, flens, mode=FULL, return_layers=self._teacher_layers())
         out = {"enc": enc, "lens": elens, "layers": layers or {}, "ctc_logits": teacher.ctc.ctc_lo(enc)}
         if teacher.decoder is not None and self.teacher_kd_conf.get("att_posterior", True):
             out["dec_logits"], _ = teacher.decoder(enc, elens, ys_in, ys_in_lens)
@@ -176,14 +176,14 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     # ---------------------------------------------------------------- forward
     def _modes(self) -> List[str]:
         if self.mode_schedule == "both":
-            return ["full", "stream"]
-        if self.mode_schedule in ("full", "stream"):
+            return [FULL, STREAMING]
+        if self.mode_schedule in MODES:
             return [self.mode_schedule]
         if not self.training:
-            return ["full", "stream"]  # validation always reports both modes
+            return [FULL, STREAMING]  # validation always reports both modes
         if self.mode_schedule == "alternate":
-            return ["stream" if int(self.train_steps) % 2 else "full"]
-        return ["stream" if float(torch.rand(())) < self.stream_prob else "full"]
+            return [STREAMING if int(self.train_steps) % 2 else FULL]
+        return [STREAMING if float(torch.rand(())) < self.streaming_prob else FULL]
 
     def _kd_scale(self) -> float:
         if self.kd_warmup_steps <= 0:
@@ -192,7 +192,9 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
 
     def heads(self, mode: str):
         """(ctc, decoder) used by ``mode`` (separate ones for streaming with multi_decoder)."""
-        if mode == "stream" and self.multi_decoder:
+        if mode not in MODES:
+            mode = canonical_mode(mode, "mode", MODES)
+        if mode == STREAMING and self.multi_decoder:
             return self.stream_ctc, self.stream_decoder
         return self.ctc, self.decoder
 
@@ -213,7 +215,7 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
         return CTC_SEARCHES if self.heads(mode)[1] is not None else CTC_SEARCHES[1:]
 
     def make_search(self, mode: str, name: str, options: SearchOptions) -> StreamingSearch:
-        check_search(self, mode, name)
+        mode = check_search(self, mode, name)
         ctc = self.heads(mode)[0]
         if ctc is None:
             raise ValueError("decoding a dual-mode model needs its CTC head (train with ctc_weight > 0)")
@@ -237,7 +239,7 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
 
     def joint_search_heads(self):
         """(ctc, decoder) of full-context mode for ESPnet's joint beam search; None without a decoder."""
-        ctc, decoder = self.heads("full")
+        ctc, decoder = self.heads(FULL)
         return None if decoder is None else (ctc, decoder)
 
     def _branch(self, mode, feats, flens, ys_pad, ys_lens, ys_in, ys_out, ys_in_lens) -> Dict[str, object]:
@@ -278,7 +280,8 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
         modes = self._modes()
         branches = {m: self._branch(m, feats, flens, text, text_lengths, ys_in, ys_out, ys_in_lens) for m in modes}
         stats: Dict[str, Optional[torch.Tensor]] = {}
-        weights = {"full": 1.0 - self.stream_weight, "stream": self.stream_weight} if len(modes) == 2 else {modes[0]: 1.0}
+        weights = ({FULL: 1.0 - self.streaming_weight, STREAMING: self.streaming_weight} if len(modes) == 2
+                   else {modes[0]: 1.0})
         loss = sum(weights[m] * branches[m]["loss"] for m in modes)
         for m, b in branches.items():
             stats[f"loss_{m}"] = b["loss"].detach()
@@ -305,7 +308,7 @@ class DualModeASRModel(DurepModelBase, ESPnetASRModel):
     def _distillation(self, branches, speech, speech_lengths, ys_in, ys_in_lens, ys_out):
         """name -> (weight, loss) of every active KD term."""
         terms: Dict[str, Tuple[float, torch.Tensor]] = {}
-        full, stream = branches.get("full"), branches.get("stream")
+        full, stream = branches.get(FULL), branches.get(STREAMING)
         if self.inplace_kd_weight > 0 and full is not None and stream is not None:
             kd = self.inplace_kd(
                 stream["ctc_logits"], full["ctc_logits"], stream["lens"],

@@ -1,7 +1,8 @@
 """The inference contract: what a recogniser asks of a model, for both model families.
 
 A model that decodes (:class:`~espnet_durep.model.dual_mode_asr.DualModeASRModel`, the
-transducer models) provides, per mode ("full" or "stream"):
+transducer models) provides, per mode ("full" or "streaming"; the names of
+:mod:`espnet_durep.modes`, the legacy "stream" accepted with a deprecation warning):
 
 * ``searches(mode)``: the names of the incremental searches it runs, its default first;
 * ``streaming_encoder``: the encoder that runs chunk by chunk (``init_cache`` / ``accept_feats``);
@@ -25,6 +26,7 @@ from typing import List, Optional, Protocol, Tuple
 import numpy as np
 import torch
 
+from espnet_durep.modes import MODES, canonical_mode
 from espnet_durep.search.base import Hypothesis, StreamingSearch
 
 
@@ -62,10 +64,13 @@ class InferenceModel(Protocol):
     def joint_search_heads(self) -> Optional[Tuple[torch.nn.Module, torch.nn.Module]]: ...
 
 
-def check_search(model: InferenceModel, mode: str, name: str) -> None:
+def check_search(model: InferenceModel, mode: str, name: str) -> str:
+    """The canonical name of ``mode``, once ``name`` is known to be one of its searches."""
+    mode = canonical_mode(mode, "mode", MODES)
     if name not in model.searches(mode):
         raise ValueError(f"{type(model).__name__} decodes {mode} mode with {', '.join(model.searches(mode))}; "
                          f"got {name!r}")
+    return mode
 
 
 def ctc_log_posteriors(ctc: torch.nn.Module):

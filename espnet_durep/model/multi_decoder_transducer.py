@@ -13,14 +13,14 @@ decoders, any of
 
 Loss::
 
-    L = stream_weight * L_rnnt(stream) + (1 - stream_weight) * sum_k w_k L_k(lookahead)
+    L = streaming_weight * L_rnnt(streaming) + (1 - streaming_weight) * sum_k w_k L_k(lookahead)
         + sp_kd_weight * (L_sp(encoders) + L_sp(decoders))  [+ teacher RNN-T KD]
 
 Similarity-preserving KD (Tung & Mori 2019) treats the non-streaming side as teacher:
 between the two encoders' outputs and between the two transducer joint networks'
 activations (averaged over the valid label positions of each frame, so both sides are
-(B, T', E)).  Statistics: ``loss_rnnt_stream``, ``loss_{rnnt,ctc,att}_lookahead``,
-``acc_lookahead`` (attention decoder), ``loss_stream``, ``loss_lookahead``,
+(B, T', E)).  Statistics: ``loss_rnnt_streaming``, ``loss_{rnnt,ctc,att}_lookahead``,
+``acc_lookahead`` (attention decoder), ``loss_streaming``, ``loss_lookahead``,
 ``loss_kd_sp_enc``, ``loss_kd_sp_dec``, ``loss``.
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredi
 from espnet_durep.distill.sp_kd import SPKD
 from espnet_durep.layers.masking import masked_mean
 from espnet_durep.model.transducer import Targets, TransducerASRModel, TransducerOutput
+from espnet_durep.modes import LOOKAHEAD, STREAMING, canonical_mode
 
 FULL_DECODERS = ("ctc", "rnnt", "attention")
 STAT_NAMES = {"ctc": "loss_ctc_lookahead", "rnnt": "loss_rnnt_lookahead", "attention": "loss_att_lookahead"}
@@ -63,7 +64,7 @@ class MultiDecoderTransducerModel(TransducerASRModel):
     def __init__(
         self,
         *,
-        stream_weight: float = 0.5,
+        streaming_weight: float = 0.5,
         full_decoders: Optional[Dict[str, float]] = None,
         attention_decoder_conf: Optional[dict] = None,
         sp_kd_weight: float = 0.0,
@@ -78,7 +79,7 @@ class MultiDecoderTransducerModel(TransducerASRModel):
         unknown = sorted(set(weights) - set(FULL_DECODERS))
         if unknown or not weights or any(float(w) <= 0 for w in weights.values()):
             raise ValueError(f"full_decoders must map some of {FULL_DECODERS} to weights > 0, got {weights}")
-        super().__init__(use_ctc="ctc" in weights, stream_weight=stream_weight,
+        super().__init__(use_ctc="ctc" in weights, streaming_weight=streaming_weight,
                          teacher_rnnt_kd_weight=teacher_rnnt_kd_weight, rnnt_kd_conf=rnnt_kd_conf, **kwargs)
         self.full_decoders = {k: float(v) for k, v in weights.items()}
         if "rnnt" in weights:
@@ -99,19 +100,22 @@ class MultiDecoderTransducerModel(TransducerASRModel):
 
     @property
     def rnnt_passes(self) -> Tuple[str, ...]:
-        return ("stream", "lookahead") if "rnnt" in self.full_decoders else ("stream",)
+        return (STREAMING, LOOKAHEAD) if "rnnt" in self.full_decoders else (STREAMING,)
 
     def rnnt_heads(self, pass_name: str) -> Tuple[TiedReducedPredictionNetwork, TiedJointNetwork]:
         if pass_name not in self.rnnt_passes:
-            raise ValueError(f"no transducer decoder for pass {pass_name!r}; this model has {list(self.rnnt_passes)}")
-        if pass_name == "stream":
+            pass_name = canonical_mode(pass_name, "pass", (STREAMING, LOOKAHEAD))
+            if pass_name not in self.rnnt_passes:
+                raise ValueError(f"no transducer decoder for pass {pass_name!r}; "
+                                 f"this model has {list(self.rnnt_passes)}")
+        if pass_name == STREAMING:
             return self.decoder, self.joint_network
         return self.full_decoder, self.full_joint_network
 
     def _pass_loss(self, pass_name: str, enc: torch.Tensor, lens: torch.Tensor, targets: Targets) -> Dict:
-        if pass_name == "stream":
+        if pass_name == STREAMING:
             rnnt = self.transducer(pass_name, enc, lens, targets)
-            return {"loss": rnnt.loss, "stats": {"loss_rnnt_stream": rnnt.loss}, "rnnt": rnnt}
+            return {"loss": rnnt.loss, "stats": {f"loss_rnnt_{STREAMING}": rnnt.loss}, "rnnt": rnnt}
         out: Dict = {"stats": {}}
         losses = {}
         if "rnnt" in self.full_decoders:
@@ -132,9 +136,9 @@ class MultiDecoderTransducerModel(TransducerASRModel):
     def _extra_terms(self, outs, encs, lens, targets):
         if self.sp_kd_weight <= 0:
             return {}
-        terms = {"loss_kd_sp_enc": (self.sp_kd_weight, self.sp_kd(encs["stream"], encs["lookahead"], lens))}
+        terms = {"loss_kd_sp_enc": (self.sp_kd_weight, self.sp_kd(encs[STREAMING], encs[LOOKAHEAD], lens))}
         if self.sp_kd_decoder:
-            stream = label_pooled(outs["stream"]["rnnt"], targets.lengths)
-            full = label_pooled(outs["lookahead"]["rnnt"], targets.lengths)
+            stream = label_pooled(outs[STREAMING]["rnnt"], targets.lengths)
+            full = label_pooled(outs[LOOKAHEAD]["rnnt"], targets.lengths)
             terms["loss_kd_sp_dec"] = (self.sp_kd_weight, self.sp_kd(stream, full, lens))
         return terms

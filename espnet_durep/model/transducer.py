@@ -3,13 +3,16 @@
 Both transducer models encode a batch with a :class:`CascadedConformerEncoder` into two
 passes of the same frame rate:
 
-* ``stream`` — the causal encoder in streaming (chunked) mode;
+* ``streaming`` — the causal encoder in streaming (chunked) mode;
 * ``lookahead`` — the non-causal second pass (full context).
 
-Each pass has a loss; the total is ``stream_weight * L_stream + (1 - stream_weight) *
-L_lookahead`` plus distillation terms.  The RNN-T loss is :func:`torchaudio.functional.
-rnnt_loss` over the lattice logits of a tied-and-reduced prediction network and its
-tied joint network; ESPnet's own transducer loss (warp-transducer) is not used.
+Each pass has a loss; the total is ``streaming_weight * L_streaming + (1 - streaming_weight) *
+L_lookahead`` plus distillation terms.  Decoding in ``streaming`` mode decodes the
+``streaming`` pass, in ``full`` mode the ``lookahead`` pass (:data:`DECODE_PASS`).
+
+The RNN-T loss is :func:`torchaudio.functional.rnnt_loss` over the lattice logits of a
+tied-and-reduced prediction network and its tied joint network; ESPnet's own transducer
+loss (warp-transducer) is not used.
 
 Transducer posterior KD from a frozen teacher (another transducer model of this family,
 attached by the task for training only, never a sub-module) supervises the lattice
@@ -40,12 +43,13 @@ from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.model.base import DurepModelBase
 from espnet_durep.model.espnet_options import reject_unsupported_espnet_options
 from espnet_durep.model.inference import SearchOptions, check_search
+from espnet_durep.modes import FULL, LOOKAHEAD, MODES, STREAMING, canonical_mode
 from espnet_durep.search.base import Hypothesis
 
-PASSES = ("stream", "lookahead")
+PASSES = (STREAMING, LOOKAHEAD)
 # decoding mode of encode_for_decoding / streaming_search -> the pass it decodes
-DECODE_PASS = {"stream": "stream", "full": "lookahead"}
-TEACHER_PASSES = ("matched", "lookahead")
+DECODE_PASS = {STREAMING: STREAMING, FULL: LOOKAHEAD}
+TEACHER_PASSES = ("matched", LOOKAHEAD)
 
 
 @dataclass
@@ -82,14 +86,15 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
     :meth:`_pass_loss`, and may add terms with :meth:`_extra_terms`.
 
     Options (``model_conf``; ESPnet's own — lsm_weight, sym_blank, ... — keep their meaning):
-        stream_weight: weight of the streaming pass's loss, ``lambda_s``.
+        streaming_weight: weight of the streaming pass's loss, ``lambda_s``.
         joint_net_conf: :class:`TiedJointNetwork` options (joint_activation_type,
             dropout_rate); the task passes ESPnet's top-level ``joint_net_conf`` here.
         teacher_rnnt_kd_weight: weight of transducer posterior KD from a frozen teacher
             (> 0 makes the task load ``--teacher_asr_*``).
         rnnt_kd_conf: kind ("full" | "collapsed"), temperature, kd_passes (student passes
-            distilled, default every pass with a transducer decoder), teacher_pass ("matched": the teacher's pass of the
-            same name, "lookahead": always the teacher's second pass).
+            distilled among "streaming" and "lookahead", default every pass with a transducer
+            decoder), teacher_pass ("matched": the teacher's pass of the same name, "lookahead":
+            always the teacher's second pass).
         grad_share_interval: every this many training steps, report each loss term's share
             of the encoder gradient norm (``gshare_asr``, ``gshare_loss_kd_*``; 0: never).
         specaug_start_steps: SpecAugment only from this training step on (0: from the start;
@@ -101,7 +106,7 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         *,
         ctc: CTC,
         use_ctc: bool = False,
-        stream_weight: float = 0.5,
+        streaming_weight: float = 0.5,
         joint_net_conf: Optional[dict] = None,
         teacher_rnnt_kd_weight: float = 0.0,
         rnnt_kd_conf: Optional[dict] = None,
@@ -121,14 +126,16 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         if self.decoder.blank_id != self.blank_id:
             raise ValueError(f"decoder_conf.blank_id={self.decoder.blank_id} but the token list has "
                              f"{self.token_list[self.blank_id]!r} at {self.blank_id}")
-        if not 0.0 <= stream_weight <= 1.0:
-            raise ValueError(f"stream_weight must be in [0, 1], got {stream_weight}")
+        if not 0.0 <= streaming_weight <= 1.0:
+            raise ValueError(f"streaming_weight must be in [0, 1], got {streaming_weight}")
         self.ctc = ctc if use_ctc else None
-        self.stream_weight = stream_weight
+        self.streaming_weight = streaming_weight
         self.joint_net_conf = dict(joint_net_conf or {})
         self.joint_network = TiedJointNetwork(self.encoder.output_size(), self.decoder, **self.joint_net_conf)
         kd_conf = dict(rnnt_kd_conf or {})
-        self._kd_passes = kd_conf.pop("kd_passes", None)
+        kd_passes = kd_conf.pop("kd_passes", None)
+        self._kd_passes = None if kd_passes is None else tuple(
+            canonical_mode(p, "rnnt_kd_conf.kd_passes", PASSES) for p in kd_passes)
         self.teacher_pass = kd_conf.pop("teacher_pass", "matched")
         if self.teacher_pass not in TEACHER_PASSES:
             raise ValueError(f"rnnt_kd_conf.teacher_pass must be one of {TEACHER_PASSES}, got {self.teacher_pass!r}")
@@ -174,8 +181,8 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         self, feats: torch.Tensor, flens: torch.Tensor, chunk_size: int, num_left_chunks: int
     ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
         """{pass: (B, T', D)} and (B,) lengths for features (B, T, idim)."""
-        stream, lookahead, lens = self.encoder.forward_both(feats, flens, chunk_size, num_left_chunks)
-        return {"stream": stream, "lookahead": lookahead}, lens
+        streaming, lookahead, lens = self.encoder.forward_both(feats, flens, chunk_size, num_left_chunks)
+        return {STREAMING: streaming, LOOKAHEAD: lookahead}, lens
 
     def targets(self, text: torch.Tensor, text_lengths: torch.Tensor) -> Targets:
         text = text[:, : int(text_lengths.max())]
@@ -213,7 +220,8 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         for p, out in outs.items():
             stats[f"loss_{p}"] = out["loss"].detach()
             stats.update({name: value.detach() for name, value in out["stats"].items()})
-        loss = self.stream_weight * outs["stream"]["loss"] + (1 - self.stream_weight) * outs["lookahead"]["loss"]
+        loss = (self.streaming_weight * outs[STREAMING]["loss"]
+                + (1 - self.streaming_weight) * outs[LOOKAHEAD]["loss"])
         terms = self._extra_terms(outs, encs, lens, targets)
         if self._teacher is not None and self.uses_teacher:
             terms.update(self._teacher_terms(outs, speech, speech_lengths, targets, lens, chunk, left))
@@ -246,7 +254,7 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         self._attach_frozen(teacher)
 
     def _teacher_pass_of(self, pass_name: str) -> str:
-        return pass_name if self.teacher_pass == "matched" else "lookahead"
+        return pass_name if self.teacher_pass == "matched" else LOOKAHEAD
 
     @torch.no_grad()
     def lattice_logits(
@@ -297,27 +305,25 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Encoder output to decode from normalised features (B, T, idim).
 
-        mode "stream": the causal encoder with chunk masks (what ``accept_feats`` gives);
+        mode "streaming": the causal encoder with chunk masks (what ``accept_feats`` gives);
         mode "full": the look-ahead second pass over the chunked causal output.
         Returns (B, T', D) and (B,) lengths.
         """
-        if mode not in DECODE_PASS:
-            raise ValueError(f"mode must be one of {sorted(DECODE_PASS)}, got {mode!r}")
-        if mode == "stream":
-            enc, lens, _ = self.streaming_encoder(feats, feats_lengths, mode="stream", chunk_size=chunk_size,
+        mode = canonical_mode(mode, "mode", MODES)
+        if mode == STREAMING:
+            enc, lens, _ = self.streaming_encoder(feats, feats_lengths, mode=STREAMING, chunk_size=chunk_size,
                                                   num_left_chunks=num_left_chunks)
         else:
             enc, lens, _ = self.encoder(feats, feats_lengths, chunk_size=chunk_size, num_left_chunks=num_left_chunks)
         return enc, lens
 
-    def streaming_search(self, beam_size: int = 4, mode: str = "stream", **kwargs) -> TransducerSearch:
-        """Search over encoder frames of ``mode`` ("stream": :attr:`streaming_encoder` or
-        ``encode_for_decoding(mode="stream")``; "full": ``encode_for_decoding(mode="full")``).
+    def streaming_search(self, beam_size: int = 4, mode: str = STREAMING, **kwargs) -> TransducerSearch:
+        """Search over encoder frames of ``mode`` ("streaming": :attr:`streaming_encoder` or
+        ``encode_for_decoding(mode="streaming")``; "full": ``encode_for_decoding(mode="full")``).
 
         ``kwargs``: :class:`TransducerSearch` options (max_symbols_per_frame, nbest).
         """
-        if mode not in DECODE_PASS:
-            raise ValueError(f"mode must be one of {sorted(DECODE_PASS)}, got {mode!r}")
+        mode = canonical_mode(mode, "mode", MODES)
         decoder, joint = self.rnnt_heads(DECODE_PASS[mode])
         return TransducerSearch(decoder, joint, beam_size=beam_size, **kwargs)
 
@@ -326,7 +332,7 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
         return ("transducer_beam",)
 
     def make_search(self, mode: str, name: str, options: SearchOptions) -> TransducerSearch:
-        check_search(self, mode, name)
+        mode = check_search(self, mode, name)
         if options.blank_penalty:
             raise ValueError("blank_penalty applies to the CTC searches of CTC/attention models, not to transducers")
         return self.streaming_search(beam_size=options.beam_size, mode=mode)

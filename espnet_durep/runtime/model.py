@@ -8,6 +8,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from espnet_durep.modes import MODES, canonical_mode
+
 FORMAT = "espnet_durep-onnx"
 FORMAT_VERSION = 1
 
@@ -70,8 +72,12 @@ class OnnxModel:
         graphs = self.manifest["graphs"]
         self.chunk_session = session(graphs["encoder_chunk"])
         self.full_session = session(graphs["encoder_full"])
-        self.ctc_sessions = {mode: session(name) for mode, name in graphs["ctc"].items()}
-        self.decoder_sessions = {mode: session(name) for mode, name in graphs["decoder"].items()}
+        # per mode; exports written before "streaming" replaced "stream" use the old key (and file names)
+        self.ctc_sessions = {canonical_mode(mode, f"{self.dir / 'manifest.json'}: graphs.ctc", MODES): session(name)
+                             for mode, name in graphs["ctc"].items()}
+        self.decoder_sessions = {
+            canonical_mode(mode, f"{self.dir / 'manifest.json'}: graphs.decoder", MODES): session(name)
+            for mode, name in graphs["decoder"].items()}
         enc = self.manifest["encoder"]
         self.num_blocks, self.heads, self.d_k = enc["num_blocks"], enc["attention_heads"], enc["d_k"]
         self.output_size, self.input_size = enc["output_size"], enc["input_size"]
@@ -102,12 +108,16 @@ class OnnxModel:
 
     def ctc_log_probs(self, mode: str, enc: np.ndarray) -> np.ndarray:
         """(T, V) CTC log-posteriors of encoder frames (T, D) with the ``mode`` head."""
+        if mode not in self.ctc_sessions:
+            mode = canonical_mode(mode, "mode", MODES)
         return self.ctc_sessions[mode].run(None, {"enc": enc[None].astype(np.float32, copy=False)})[0][0]
 
     def has_decoder(self, mode: str) -> bool:
-        return self.decoder_sessions.get(mode) is not None
+        return self.decoder_sessions.get(canonical_mode(mode, "mode", MODES)) is not None
 
     def decoder_log_probs(self, mode: str, enc: np.ndarray, ys_in: np.ndarray, ys_in_lens: np.ndarray) -> np.ndarray:
         """(N, U, V) attention-decoder log-probabilities of N prefixes over encoder frames (T, D)."""
+        if mode not in self.decoder_sessions:
+            mode = canonical_mode(mode, "mode", MODES)
         return self.decoder_sessions[mode].run(None, {"enc": enc[None].astype(np.float32, copy=False),
                                                       "ys_in": ys_in, "ys_in_lens": ys_in_lens})[0]

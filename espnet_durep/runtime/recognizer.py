@@ -9,6 +9,7 @@ import numpy as np
 
 from espnet_durep.chunking import SubsamplingGeometry, chunk_frames
 from espnet_durep.frontend.logmel import LogMelFeatures, LogMelSettings
+from espnet_durep.modes import FULL, MODES, STREAMING, canonical_mode
 from espnet_durep.runtime.model import OnnxModel
 from espnet_durep.runtime.tokens import TokenText
 from espnet_durep.search.base import Hypothesis, RecognitionResult, StreamingSearch
@@ -90,9 +91,14 @@ class OnnxSpeech2Text:
 
     # ----------------------------------------------------------------- searches
     def search_name(self, mode: str) -> str:
-        return self.streaming_search if mode == "stream" else self.full_search
+        """Name of the search run for ``mode`` ("full" or "streaming")."""
+        mode = canonical_mode(mode, "mode", MODES)
+        return self.streaming_search if mode == STREAMING else self.full_search
 
     def make_search(self, mode: str) -> StreamingSearch:
+        """A fresh incremental search for ``mode`` ("full" or "streaming")."""
+        mode = canonical_mode(mode, "mode", MODES)
+
         def log_posteriors(enc: np.ndarray) -> np.ndarray:
             return self.model.ctc_log_probs(mode, enc)
 
@@ -102,10 +108,12 @@ class OnnxSpeech2Text:
                                    blank_id=self.blank_id, blank_penalty=self.blank_penalty)
 
     def keeps_encoder_output(self, mode: str) -> bool:
+        mode = canonical_mode(mode, "mode", MODES)
         return self.search_name(mode) == "attention_rescoring" and self.model.has_decoder(mode)
 
     def finish(self, mode: str, search: StreamingSearch, enc: Sequence[np.ndarray]) -> Hypothesis:
         """Best hypothesis after the last frame, given the encoder output in pieces (T_i, D)."""
+        mode = canonical_mode(mode, "mode", MODES)
         hyps = search.finalize()
         if self.keeps_encoder_output(mode) and len(enc):
             memory = np.concatenate(list(enc))
@@ -129,9 +137,9 @@ class OnnxSpeech2Text:
             raise ValueError(f"audio of {len(speech)} samples gives {feats.shape[0]} feature frames, fewer than "
                              f"the {self.geometry.receptive_field} the encoder needs")
         enc = self.model.encode_full(feats)
-        search = self.make_search("full")
+        search = self.make_search(FULL)
         search.advance(enc)
-        hyp = self.finish("full", search, [enc])
+        hyp = self.finish(FULL, search, [enc])
         return self.tokens_to_result(hyp, [(f + 1) * self.frame_ms for f in hyp.token_frames])
 
     __call__ = decode_full

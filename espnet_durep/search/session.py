@@ -8,8 +8,8 @@ the search) and asks its recogniser for everything model-specific.  A recogniser
 * ``new_encoder_stream(chunk_size, num_left_chunks)``: an object with ``chunk_size``,
   ``push(frames)``, ``run(is_final) -> encoder frames (T, D)`` of every complete chunk (and the
   last partial one when ``is_final``) and ``reset()`` (empty caches, buffered frames kept);
-* ``make_search("stream")``, ``keeps_encoder_output("stream")`` (attention rescoring needs
-  the encoder output at the end), ``finish("stream", search, enc_pieces) -> Hypothesis``;
+* ``make_search("streaming")``, ``keeps_encoder_output("streaming")`` (attention rescoring
+  needs the encoder output at the end), ``finish("streaming", search, enc_pieces) -> Hypothesis``;
 * ``waveform(samples)``, ``ids_to_text(ids)``, ``tokens_to_result(hyp, times_ms)``,
   ``sample_rate`` and ``frame_ms``.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
+from espnet_durep.modes import STREAMING
 from espnet_durep.search.base import RecognitionResult
 
 
@@ -31,7 +32,7 @@ class StreamingSession:
         self.recognizer = recognizer
         self.features = recognizer.new_features()
         self.encoder = recognizer.new_encoder_stream(chunk_size, num_left_chunks)
-        self._keep_enc = recognizer.keeps_encoder_output("stream")
+        self._keep_enc = recognizer.keeps_encoder_output(STREAMING)
         self.compute_s: List[float] = []  # wall time of each accept_waveform call
         self.finalize_s = 0.0
         self.first_token_call: Optional[int] = None  # index of the call whose partial first had a token
@@ -39,7 +40,7 @@ class StreamingSession:
         self._new_segment()
 
     def _new_segment(self) -> None:
-        self.search = self.recognizer.make_search("stream")
+        self.search = self.recognizer.make_search(STREAMING)
         self._enc: List = []  # encoder pieces, kept for the end-of-utterance attention rescoring
         self._emitted_samples: List[int] = []  # per encoder frame: samples received when it was emitted
 
@@ -74,7 +75,7 @@ class StreamingSession:
     def finish_segment(self) -> RecognitionResult:
         """The result of the audio searched so far; the next segment starts with empty caches and
         search (audio not yet encoded stays buffered).  Token times count from the stream start."""
-        hyp = self.recognizer.finish("stream", self.search, self._enc)
+        hyp = self.recognizer.finish(STREAMING, self.search, self._enc)
         rate = self.recognizer.sample_rate
         result = self.recognizer.tokens_to_result(hyp, [1000.0 * self._emitted_samples[f] / rate
                                                         for f in hyp.token_frames])

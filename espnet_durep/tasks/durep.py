@@ -12,11 +12,17 @@ DDP) is inherited from :class:`espnet2.tasks.asr.ASRTask`.  On top of it:
 * Transducer models (:class:`~espnet_durep.model.transducer.TransducerASRModel`) build
   their tied joint network themselves from ESPnet's top-level ``joint_net_conf`` (ESPnet
   only builds a joint network for ``decoder: transducer``).
+* Configs written before the mode vocabulary was unified still build: :meth:`build_model`
+  (which training, inference and the teacher's loading all go through) renames their
+  legacy ``model_conf`` keys (:data:`LEGACY_MODEL_CONF`) with a deprecation message, and
+  legacy mode values (``mode_schedule: stream``, ``default_mode: stream``, ``kd_passes:
+  [stream, ...]``) are translated by the constructors (:func:`espnet_durep.modes.canonical_mode`).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -34,11 +40,33 @@ _asr = import_offline("espnet2.tasks.asr")
 ASRTask = _asr.ASRTask
 register_all()  # our encoders, decoders and models become choices of the task's options
 
+# model_conf keys renamed with the mode vocabulary ("stream" -> "streaming"): old key -> new key
+LEGACY_MODEL_CONF = {"stream_weight": "streaming_weight", "stream_prob": "streaming_prob"}
+
+
 def _token_list(value: Union[str, list, tuple, None]) -> list:
     if isinstance(value, str):
         with open(value, encoding="utf-8") as f:
             return [line.rstrip() for line in f]
     return list(value or [])
+
+
+def _renamed_model_conf(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the legacy keys of its ``model_conf`` renamed (a copy: ``args`` is not changed)."""
+    model_conf = getattr(args, "model_conf", None) or {}
+    legacy = [key for key in LEGACY_MODEL_CONF if key in model_conf]
+    if not legacy:
+        return args
+    renamed = dict(model_conf)
+    for old in legacy:
+        new = LEGACY_MODEL_CONF[old]
+        if new in renamed:
+            raise ValueError(f"model_conf has both {old} (its old name) and {new}; keep only {new}")
+        renamed[new] = renamed.pop(old)
+        message = f"model_conf.{old} is deprecated, write model_conf.{new} instead"
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
+        logging.warning(message)
+    return argparse.Namespace(**{**vars(args), "model_conf": renamed})
 
 
 def _frame_rate(args: argparse.Namespace, model) -> Tuple[Optional[int], Optional[int]]:
@@ -83,7 +111,9 @@ class DurepTask(ASRTask):
     @classmethod
     def build_model(cls, args: argparse.Namespace, for_inference: bool = False):
         """The model of ``args``, with its distillation teacher attached unless ``for_inference``
-        (or collecting statistics, or the model uses none)."""
+        (or collecting statistics, or the model uses none).  Legacy ``model_conf`` keys are
+        renamed (in a copy of ``args``) with a deprecation message."""
+        args = _renamed_model_conf(args)
         model = cls._build_student(args)
         teacher_config = getattr(args, "teacher_asr_train_config", None)
         teacher_file = getattr(args, "teacher_asr_model_file", None)

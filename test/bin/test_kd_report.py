@@ -48,8 +48,8 @@ def test_reports_loss_weight_and_gradient_share_of_every_term(tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     report = json.loads(out_json.read_text())
-    terms = {"asr", "loss_kd_inplace_ctc", "loss_kd_inplace_att", "loss_kd_layer_full", "loss_kd_layer_stream",
-             "loss_kd_posterior_full", "loss_kd_posterior_stream"}
+    terms = {"asr", "loss_kd_inplace_ctc", "loss_kd_inplace_att", "loss_kd_layer_full", "loss_kd_layer_streaming",
+             "loss_kd_posterior_full", "loss_kd_posterior_streaming"}
     assert set(report) == terms
     assert sum(r["grad_share"] for r in report.values()) == pytest.approx(1.0, abs=1e-4)
     for name, row in report.items():

@@ -28,17 +28,18 @@ def test_probe_report_from_real_audio(tmp_path):
                                    "--output_dir", str(tmp_path / mode), "--mode", mode, "--layers", "all",
                                    *extra]) == 0
     out = tmp_path / "probe"
-    assert probe_layers.main(["--feats", f"full={tmp_path / 'full'}", "--feats", f"stream160={tmp_path / 'streaming'}",
+    assert probe_layers.main(["--feats", f"full={tmp_path / 'full'}",
+                              "--feats", f"streaming160={tmp_path / 'streaming'}",
                               "--data_dir", str(data), "--output_dir", str(out), "--epochs", "2"]) == 0
     report = (out / "probe.md").read_text()
     for task in ("speaker (accuracy)", "gender (accuracy)", "chars (cer)"):
         assert f"## {task}" in report
-    assert "| layer | full | stream160 |" in report and "| weighted sum |" in report
+    assert "| layer | full | streaming160 |" in report and "| weighted sum |" in report
     assert (out / "probe.png").stat().st_size > 1000
     results = json.loads((out / "probe.json").read_text())
     layers = json.loads((tmp_path / "full" / "feats.json").read_text())["layers"]
     assert len(results["gender"]["full"]) == len(layers) + 1  # one probe per layer, then the weighted sum
-    weights = results["gender"]["stream160"][-1]["layer_weights"]
+    weights = results["gender"]["streaming160"][-1]["layer_weights"]
     assert abs(sum(weights) - 1.0) < 1e-5
 
 

@@ -66,9 +66,9 @@ def test_dual_mode_terms_scale_with_the_asr_loss(tmp_path):
                                               "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
     torch.manual_seed(0)
     model = DurepTask.build_model(args)
-    ratios = _ratios(model, ["loss_full", "loss_stream"])
+    ratios = _ratios(model, ["loss_full", "loss_streaming"])
     _assert_invariant(ratios, ["loss_kd_inplace_ctc", "loss_kd_inplace_att", "loss_kd_sp_enc", "loss_kd_sp_dec"] + [
-        f"loss_kd_{kind}_{mode}" for kind in ("layer", "posterior", "discrete") for mode in ("full", "stream")])
+        f"loss_kd_{kind}_{mode}" for kind in ("layer", "posterior", "discrete") for mode in ("full", "streaming")])
 
 
 @pytest.mark.parametrize("kind", ["full", "collapsed"])
@@ -79,15 +79,15 @@ def test_transducer_kd_scales_with_the_rnnt_loss(tmp_path, kind):
                        "--teacher_asr_model_file", str(teacher_exp / "model.pth")])
     torch.manual_seed(0)
     model = DurepTask.build_model(args)
-    _assert_invariant(_ratios(model, ["loss_stream", "loss_lookahead"]),
-                      ["loss_kd_rnnt_stream", "loss_kd_rnnt_lookahead"])
+    _assert_invariant(_ratios(model, ["loss_streaming", "loss_lookahead"]),
+                      ["loss_kd_rnnt_streaming", "loss_kd_rnnt_lookahead"])
 
 
 def test_multi_decoder_sp_kd_scales_with_the_asr_loss(tmp_path):
     args = build_args(tmp_path, multi_decoder_config(sp_kd_weight=1.0, sp_kd_conf={"axis": "time"}))
     torch.manual_seed(0)
     model = DurepTask.build_model(args)
-    _assert_invariant(_ratios(model, ["loss_stream", "loss_lookahead"]), ["loss_kd_sp_enc", "loss_kd_sp_dec"])
+    _assert_invariant(_ratios(model, ["loss_streaming", "loss_lookahead"]), ["loss_kd_sp_enc", "loss_kd_sp_dec"])
 
 
 def test_sp_kd_batch_axis_scales_with_frames():

@@ -46,7 +46,7 @@ both_variants = pytest.mark.parametrize("conv_mode,input_layer", list(itertools.
 
 # ----------------------------------------------------------------------- exactness
 @both_variants
-def test_streaming_forward_equals_masked_stream_forward(conv_mode, input_layer):
+def test_streaming_forward_equals_masked_streaming_forward(conv_mode, input_layer):
     """Chunk-by-chunk with caches == masked ``forward`` on a padded batch (per utterance)."""
     enc = make_encoder(conv_mode, input_layer)
     s, r = enc.subsampling, enc.embed.receptive_field
@@ -54,7 +54,7 @@ def test_streaming_forward_equals_masked_stream_forward(conv_mode, input_layer):
     x, ilens = padded_batch(lengths)
     with torch.no_grad():
         for chunk, left in itertools.product([1, 4, 16], [-1, 0, 2]):
-            ys, olens, _ = enc(x, ilens, mode="stream", chunk_size=chunk, num_left_chunks=left)
+            ys, olens, _ = enc(x, ilens, mode="streaming", chunk_size=chunk, num_left_chunks=left)
             # default feed = one chunk of features; 7 and 1 frames straddle chunk boundaries
             feeds = [None] + ([7] if chunk == 4 else []) + ([1] if left == 2 and chunk == 4 else [])
             for b, n in enumerate(lengths):
@@ -93,7 +93,7 @@ def test_tensor_chunk_step_equals_the_buffered_stream(conv_mode, input_layer):
     window, hop = enc.chunk_window(chunk), chunk * enc.subsampling
     x = torch.randn(2, window + 4 * hop, IDIM)
     with torch.no_grad():
-        expected, _, _ = enc(x, torch.tensor([x.size(1)] * 2), mode="stream", chunk_size=chunk, num_left_chunks=left)
+        expected, _, _ = enc(x, torch.tensor([x.size(1)] * 2), mode="streaming", chunk_size=chunk, num_left_chunks=left)
         cache = enc.init_cache(2, chunk, left)
         att, cnn, outs = cache.att_cache, cache.cnn_cache, []
         for start in range(0, x.size(1) - window + 1, hop):
@@ -167,17 +167,17 @@ def test_no_future_leakage_and_tight_lookahead(conv_mode, input_layer):
         with torch.no_grad():
             return enc(feats, ilens, mode=mode, chunk_size=chunk, num_left_chunks=-1)[0]
 
-    stream, full = encode(x, "stream"), encode(x, "full")
+    stream, full = encode(x, "streaming"), encode(x, "full")
     for k in range(4):
         seen = slice(0, (k + 1) * chunk)  # encoder frames of chunks 0..k
         first_unseen = (k + 1) * chunk * s + look
         future = x.clone()
         future[:, first_unseen:] += 3.0 * torch.randn_like(future[:, first_unseen:])
-        torch.testing.assert_close(encode(future, "stream")[:, seen], stream[:, seen], atol=1e-6, rtol=0)
+        torch.testing.assert_close(encode(future, "streaming")[:, seen], stream[:, seen], atol=1e-6, rtol=0)
         assert not torch.allclose(encode(future, "full")[:, seen], full[:, seen], atol=1e-3)
         last_needed = x.clone()
         last_needed[:, first_unseen - 1] += 3.0 * torch.randn(IDIM)
-        assert not torch.allclose(encode(last_needed, "stream")[:, seen], stream[:, seen], atol=1e-4), \
+        assert not torch.allclose(encode(last_needed, "streaming")[:, seen], stream[:, seen], atol=1e-4), \
             f"frame {first_unseen - 1} is inside the documented look-ahead of chunk {k} but unused"
 
 
@@ -205,7 +205,7 @@ def test_output_size_and_lengths_follow_espnet(input_layer):
     assert ys.shape == (len(lengths), max(olens), enc.output_size())
 
 
-@pytest.mark.parametrize("mode", ["full", "stream"])
+@pytest.mark.parametrize("mode", ["full", "streaming"])
 @pytest.mark.parametrize("conv_mode", CONV_MODES)
 def test_padded_batch_equals_each_utterance_alone(mode, conv_mode):
     enc = make_encoder(conv_mode)
@@ -279,6 +279,29 @@ def test_bad_mode_and_layers_are_rejected():
         enc(x, ilens, return_layers=[3])
 
 
+def test_legacy_mode_name_warns_and_equals_streaming():
+    """``mode="stream"`` (the old name) still runs streaming mode, with a deprecation warning."""
+    enc = make_encoder()
+    x, ilens = padded_batch([60, 45])
+    with torch.no_grad():
+        want = enc(x, ilens, mode="streaming", chunk_size=2, num_left_chunks=1)[0]
+        with pytest.warns(DeprecationWarning, match="mode: 'stream' is deprecated, write 'streaming' instead"):
+            got = enc(x, ilens, mode="stream", chunk_size=2, num_left_chunks=1)[0]
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    with pytest.warns(DeprecationWarning, match="default_mode"):
+        legacy = make_encoder(default_mode="stream")
+    assert legacy.default_mode == "streaming"
+
+
+def test_unknown_modes_name_the_option_the_value_and_the_choices():
+    enc = make_encoder()
+    x, ilens = padded_batch([30])
+    with pytest.raises(ValueError, match=r"^mode must be one of \('full', 'streaming'\), got 'offline'$"):
+        enc(x, ilens, mode="offline")
+    with pytest.raises(ValueError, match=r"^default_mode must be one of \('full', 'streaming'\), got 'online'$"):
+        make_encoder(default_mode="online")
+
+
 def test_return_layers_gives_intermediate_blocks():
     enc = make_encoder()
     x, ilens = padded_batch([40, 30])
@@ -295,7 +318,7 @@ def test_return_layers_gives_intermediate_blocks():
 def test_gradient_reaches_every_parameter_in_both_modes(conv_mode):
     enc = make_encoder(conv_mode).train()
     x, ilens = padded_batch([60, 45])
-    for mode in ("full", "stream"):
+    for mode in ("full", "streaming"):
         enc.zero_grad(set_to_none=True)
         ys, olens, _ = enc(x, ilens, mode=mode, chunk_size=2, num_left_chunks=1)
         valid = torch.arange(ys.size(1))[None, :, None] < olens[:, None, None]
@@ -303,20 +326,20 @@ def test_gradient_reaches_every_parameter_in_both_modes(conv_mode):
         for name, p in enc.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), f"{mode}: {name}"
             assert p.grad.abs().sum() > 0, f"{mode}: no gradient reaches {name}"
-        if mode == "stream" and conv_mode == "dual":
+        if mode == "streaming" and conv_mode == "dual":
             pad = enc.encoders[0].conv.pad
             for layer in enc.encoders:  # the future taps are unused when streaming
                 assert torch.all(layer.conv.depthwise.weight.grad[..., pad + 1:] == 0)
 
 
 @pytest.mark.parametrize("conv_mode", CONV_MODES)
-def test_full_and_stream_differ_unless_chunk_covers_utterance(conv_mode):
+def test_full_and_streaming_differ_unless_chunk_covers_utterance(conv_mode):
     enc = make_encoder(conv_mode)
     x, ilens = padded_batch([80])
     with torch.no_grad():
         full = enc(x, ilens, mode="full")[0]
-        stream = enc(x, ilens, mode="stream", chunk_size=4)[0]
-        whole = enc(x, ilens, mode="stream", chunk_size=full.size(1))[0]
+        stream = enc(x, ilens, mode="streaming", chunk_size=4)[0]
+        whole = enc(x, ilens, mode="streaming", chunk_size=full.size(1))[0]
     assert not torch.allclose(full, stream, atol=1e-3)
     if conv_mode == "dual":  # streaming always drops the conv's future taps
         assert not torch.allclose(full, whole, atol=1e-3)
@@ -328,19 +351,19 @@ def test_full_and_stream_differ_unless_chunk_covers_utterance(conv_mode):
 def test_dynamic_chunks_are_sampled_in_range_and_reproducible():
     enc = make_encoder(chunk_size=7, num_left_chunks=1, dynamic_chunk_range=(2, 5)).train()
     torch.manual_seed(0)
-    draws = [enc.resolve_chunking("stream", None, None) for _ in range(200)]
+    draws = [enc.resolve_chunking("streaming", None, None) for _ in range(200)]
     assert {c for c, _ in draws} == {2, 3, 4, 5}
     assert {left for _, left in draws} == {1}
     torch.manual_seed(0)
-    assert [enc.resolve_chunking("stream", None, None) for _ in range(200)] == draws
-    assert enc.resolve_chunking("stream", 6, None) == (6, 1)  # an explicit chunk is not resampled
+    assert [enc.resolve_chunking("streaming", None, None) for _ in range(200)] == draws
+    assert enc.resolve_chunking("streaming", 6, None) == (6, 1)  # an explicit chunk is not resampled
     assert enc.resolve_chunking("full", None, None) == (0, -1)
 
 
 def test_dynamic_left_chunks_are_sampled_in_range():
     enc = make_encoder(dynamic_chunk_range=(1, 3), dynamic_left_chunks=True, left_chunks_range=(0, 2)).train()
     torch.manual_seed(0)
-    draws = [enc.resolve_chunking("stream", None, None) for _ in range(200)]
+    draws = [enc.resolve_chunking("streaming", None, None) for _ in range(200)]
     assert {left for _, left in draws} == {0, 1, 2}
     assert {c for c, _ in draws} == {1, 2, 3}
 
@@ -352,26 +375,26 @@ def test_training_forward_uses_the_sampled_chunking():
         torch.manual_seed(seed)
         chunk, left = enc.sample_chunking()
         torch.manual_seed(seed)
-        sampled = enc(x, ilens, mode="stream")[0]
-        torch.testing.assert_close(sampled, enc(x, ilens, mode="stream", chunk_size=chunk, num_left_chunks=left)[0])
+        sampled = enc(x, ilens, mode="streaming")[0]
+        torch.testing.assert_close(sampled, enc(x, ilens, mode="streaming", chunk_size=chunk, num_left_chunks=left)[0])
 
 
 def test_full_context_prob_one_always_gives_full_context():
     enc = make_encoder(full_context_prob=1.0).train()
-    assert all(enc.resolve_chunking("stream", None, None) == (0, -1) for _ in range(50))
+    assert all(enc.resolve_chunking("streaming", None, None) == (0, -1) for _ in range(50))
     x, ilens = padded_batch([50])
-    torch.testing.assert_close(enc(x, ilens, mode="stream")[0], enc(x, ilens, mode="full")[0])
+    torch.testing.assert_close(enc(x, ilens, mode="streaming")[0], enc(x, ilens, mode="full")[0])
 
 
 def test_eval_uses_configured_chunking():
     enc = make_encoder(chunk_size=3, num_left_chunks=2, dynamic_chunk_range=(5, 9), full_context_prob=1.0)
     assert not enc.training
-    assert all(enc.resolve_chunking("stream", None, None) == (3, 2) for _ in range(20))
-    assert make_encoder(dynamic_chunk_training=False).train().resolve_chunking("stream", None, None) == (16, -1)
+    assert all(enc.resolve_chunking("streaming", None, None) == (3, 2) for _ in range(20))
+    assert make_encoder(dynamic_chunk_training=False).train().resolve_chunking("streaming", None, None) == (16, -1)
     x, ilens = padded_batch([60])
     with torch.no_grad():
-        default = enc(x, ilens, mode="stream")[0]
-        explicit = enc(x, ilens, mode="stream", chunk_size=3, num_left_chunks=2)[0]
+        default = enc(x, ilens, mode="streaming")[0]
+        explicit = enc(x, ilens, mode="streaming", chunk_size=3, num_left_chunks=2)[0]
     torch.testing.assert_close(default, explicit, atol=0, rtol=0)
 
 
@@ -381,7 +404,7 @@ def test_streaming_layer_outputs_equal_the_masked_stream_pass():
     chunk, left, n = 2, 1, 90
     x = torch.randn(1, n, IDIM)
     with torch.no_grad():
-        _, _, expected = enc(x, torch.tensor([n]), mode="stream", chunk_size=chunk, num_left_chunks=left,
+        _, _, expected = enc(x, torch.tensor([n]), mode="streaming", chunk_size=chunk, num_left_chunks=left,
                              return_layers=(0, 1, 2))
         cache = enc.init_cache(1, chunk, left, return_layers=(2, 0, 1))
         for start in range(0, n, 7):

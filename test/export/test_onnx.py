@@ -52,7 +52,7 @@ def test_features_equal_the_models_frontend(s2t, ort, wave):
 def test_chunk_step_streams_like_the_masked_forward(s2t, ort, wave, chunk, left):
     """One graph for every chunk size and left context, from an empty cache on."""
     feats, lens = s2t.features_of(torch.from_numpy(wave))
-    masked, _ = s2t.model.encode_for_decoding(feats, lens, "stream", chunk, left)
+    masked, _ = s2t.model.encode_for_decoding(feats, lens, "streaming", chunk, left)
     stream = ort.new_encoder_stream(chunk, left)
     pieces = [stream.accept(feats[0, i:i + 7].numpy(), False) for i in range(0, feats.size(1), 7)]
     got = np.concatenate(pieces + [stream.accept(feats[0, :0].numpy(), True)])
@@ -173,7 +173,7 @@ def test_cli_exports_and_checks_on_a_data_dir(experiment, tmp_path, capsys):
     assert cli.main(["--model_dir", str(experiment), "--output_dir", str(tmp_path / "out"),
                      "--check_data_dir", str(data), "--beam_size", "3", "--chunk_size", "2"]) == 0
     out = capsys.readouterr().out
-    assert "token mismatches: 0 of 4 decodings" in out and "encoder_stream" in out
+    assert "token mismatches: 0 of 4 decodings" in out and "encoder_streaming" in out
     assert json.loads((tmp_path / "out" / "check.json").read_text())["utterances"] == 2
 
 
@@ -183,7 +183,44 @@ def test_separate_streaming_heads_are_exported_and_used(tmp_path):
     exp = tiny_experiment(tmp_path, multi_decoder=True)
     torch_s2t = Speech2TextDualMode.from_pretrained(exp, beam_size=3, full_search="attention_rescoring")
     manifest = export_onnx(torch_s2t, tmp_path / "onnx")
-    assert manifest["graphs"]["ctc"] == {"full": "ctc.onnx", "stream": "ctc_stream.onnx"}
-    assert manifest["graphs"]["decoder"] == {"full": "decoder.onnx", "stream": "decoder_stream.onnx"}
+    assert manifest["graphs"]["ctc"] == {"full": "ctc.onnx", "streaming": "ctc_streaming.onnx"}
+    assert manifest["graphs"]["decoder"] == {"full": "decoder.onnx", "streaming": "decoder_streaming.onnx"}
     report = check_export(torch_s2t, tmp_path / "onnx", real_speech(1))
     assert max(report["max_abs_diff"].values()) < 1e-3 and report["token_mismatches"] == []
+
+
+def _as_written_before_the_rename(export, old):
+    """A copy of an export as exports were written when the streaming mode was called "stream":
+    manifest mode key "stream", graph files ctc_stream.onnx / decoder_stream.onnx."""
+    old.mkdir()
+    renamed = {f"{kind}_streaming.onnx": f"{kind}_stream.onnx" for kind in ("ctc", "decoder")}
+    for f in export.iterdir():
+        (old / renamed.get(f.name, f.name)).write_bytes(f.read_bytes())
+    manifest = json.loads((export / "manifest.json").read_text())
+    for kind in ("ctc", "decoder"):
+        manifest["graphs"][kind] = {("stream" if mode == "streaming" else mode): renamed.get(name, name)
+                                    for mode, name in manifest["graphs"][kind].items()}
+    manifest["files"] = {renamed.get(name, name): digest for name, digest in manifest["files"].items()}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    return old
+
+
+def test_an_export_written_with_the_old_mode_name_still_loads_and_decodes_the_same(tmp_path):
+    exp = tiny_experiment(tmp_path, multi_decoder=True)
+    torch_s2t = Speech2TextDualMode.from_pretrained(exp, beam_size=3, full_search="attention_rescoring")
+    export_onnx(torch_s2t, tmp_path / "onnx")
+    old = _as_written_before_the_rename(tmp_path / "onnx", tmp_path / "old")
+    assert (old / "ctc_stream.onnx").is_file() and not (old / "ctc_streaming.onnx").exists()
+    with pytest.warns(DeprecationWarning, match="graphs.ctc: 'stream' is deprecated, write 'streaming' instead"):
+        legacy = OnnxSpeech2Text(old, beam_size=3)
+    assert legacy.keeps_encoder_output("streaming")  # the separate streaming decoder was found
+    current = OnnxSpeech2Text(tmp_path / "onnx", beam_size=3)
+    for wave in real_speech(1).values():
+        assert legacy(wave).token_ids == current(wave).token_ids
+        results = []
+        for s in (legacy, current):
+            stream = s.stream(chunk_size=2, num_left_chunks=1)
+            for start in range(0, len(wave), 1000):
+                stream.accept_waveform(wave[start:start + 1000])
+            results.append(stream.finalize().token_ids)
+        assert results[0] and results[0] == results[1]

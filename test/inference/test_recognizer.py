@@ -57,7 +57,7 @@ def test_streaming_changes_the_result_and_full_mode_decodes(experiment, wave):
     full = s2t(wave)
     assert full.token_ids and full.text == "".join(full.tokens).replace("<space>", " ")
     enc_full = s2t.encode(wave, "full")
-    enc_stream = s2t.encode(wave, "stream", chunk_size=1)
+    enc_stream = s2t.encode(wave, "streaming", chunk_size=1)
     assert enc_full.shape == enc_stream.shape and not torch.allclose(enc_full, enc_stream, atol=1e-3)
 
 

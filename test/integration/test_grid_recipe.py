@@ -44,6 +44,6 @@ def test_probes_of_grid_models(grid):
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     for model in ("full_only_seed0", "dual_teacher_seed0"):
         report = (exp / model / "probe_test" / "probe.md").read_text()
-        assert "| layer | full | stream160ms |" in report and "## speaker (accuracy)" in report
+        assert "| layer | full | streaming160ms |" in report and "## speaker (accuracy)" in report
         assert (exp / model / "probe_test" / "probe.png").is_file()
         assert (exp / model / "feats_test_streaming4" / "layer0.scp").is_file()

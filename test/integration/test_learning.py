@@ -99,7 +99,7 @@ def _decode(s2t, utts, chunk_ms=None):
     return hyps
 
 
-@pytest.mark.parametrize("chunk_ms", [None, 160, 640], ids=["full", "stream160", "stream640"])
+@pytest.mark.parametrize("chunk_ms", [None, 160, 640], ids=["full", "streaming160", "streaming640"])
 def test_memorises_real_speech_in_both_modes(memorised, chunk_ms):
     exp, utts = memorised
     torch.set_num_threads(1)
@@ -115,4 +115,4 @@ def test_learning_curve_leaves_the_blank_plateau(memorised):
     assert len(epochs) == CONFIG["max_epoch"]
     first, last = epochs[0]["valid"], epochs[-1]["valid"]
     assert float(last["loss_ctc_full"]) < 0.2 * float(first["loss_ctc_full"])
-    assert float(last["cer_ctc_stream"]) < 0.2
+    assert float(last["cer_ctc_streaming"]) < 0.2

@@ -90,7 +90,7 @@ def test_incremental_streaming_equals_simulated_on_real_speech(recipe_run, monke
     monkeypatch.chdir(RECIPE)  # the experiment's config names data/token_list/... relative to the recipe
 
     s2t = Speech2TextDualMode.from_pretrained(recipe_run / "transducer_student", model_file=MODEL_FILE, beam_size=4)
-    assert s2t.search_name("stream") == s2t.search_name("full") == "transducer_beam"
+    assert s2t.search_name("streaming") == s2t.search_name("full") == "transducer_beam"
     settings = ((4, -1), (2, 2))  # chunk (encoder frames), left chunks: alternate between utterances
     decoded = 0
     for n, (utt, wave) in enumerate(_test_waves(recipe_run)):

@@ -197,3 +197,32 @@ def test_malformed_stage_times_name_the_line(tmp_path):
     (tmp_path / "t.tsv").write_text("7\t600\t2026\nbad line\n")
     with pytest.raises(ValueError, match="t.tsv:2"):
         stage_times(tmp_path / "t.tsv")
+
+
+# an epoch summary as train.log files written before the mode names were unified have it
+OLD_FORMAT_LOG = """\
+[host] 2026-11-01 10:01:00,000 (trainer:394) INFO: 1epoch results: [train] loss_full=88.0, loss_stream=91.0, \
+loss=89.5, gshare_asr=0.700, gshare_loss_kd_layer_stream=0.300, gshare_loss_kd_rnnt_stream=0.1, time=1 minute, \
+total_count=210, [valid] loss=70.0, acc=0.3, acc_full=0.31, acc_stream=0.29, cer_ctc_full=0.95, \
+cer_ctc_stream=0.97, loss_kd_posterior_stream=4.5, time=1.5 seconds, total_count=19
+"""
+
+
+def test_old_train_logs_are_read_under_the_new_statistic_names(tmp_path):
+    from espnet_durep.bin.make_results import learning_curve
+
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "train.log").write_text(OLD_FORMAT_LOG)
+    (epoch,) = learning_curve(tmp_path / "student" / "train.log")
+    assert epoch["train"]["loss_streaming"] == "91.0" and epoch["train"]["loss_full"] == "88.0"
+    assert epoch["train"]["gshare_loss_kd_layer_streaming"] == "0.300"
+    assert epoch["train"]["gshare_loss_kd_rnnt_streaming"] == "0.1"
+    assert (epoch["valid"]["acc_streaming"], epoch["valid"]["cer_ctc_streaming"]) == ("0.29", "0.97")
+    assert epoch["valid"]["loss_kd_posterior_streaming"] == "4.5"
+    assert not [k for part in ("train", "valid") for k in epoch[part] if k.endswith("_stream")]
+    rows = [DecodeResult("student", "test", {"decode_mode": "full"}, {"score_wer": ScliteSummary(1, 2, 50, 50, 0, 0, 50, 100)})]
+    text = render_report(rows, ["student"], tmp_path, ["- env"])
+    assert "| epoch | train loss | valid loss | valid acc | valid acc_full | valid acc_streaming | valid cer_ctc_full | " \
+           "valid cer_ctc_streaming | train gshare_asr | train gshare_loss_kd_layer_streaming | " \
+           "train gshare_loss_kd_rnnt_streaming | train time |" in text
+    assert "| 1 | 89.5 | 70.0 | 0.3 | 0.31 | 0.29 | 0.95 | 0.97 | 0.700 | 0.300 | 0.1 | 1 minute |" in text

@@ -48,6 +48,55 @@ def test_build_model_from_file_round_trip(tmp_path, toy_batch):
     assert args.token_list == TOKENS
 
 
+def test_legacy_model_conf_keys_are_renamed_with_a_warning_and_args_are_not_changed(tmp_path, toy_batch):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"].update(stream_weight=0.25, stream_prob=0.9, mode_schedule="random")
+    args = build_args(tmp_path, config)
+    given = copy.deepcopy(vars(args))
+    with pytest.warns(DeprecationWarning) as caught:
+        model = DurepTask.build_model(args)
+    messages = [str(w.message) for w in caught]
+    assert "model_conf.stream_weight is deprecated, write model_conf.streaming_weight instead" in messages
+    assert "model_conf.stream_prob is deprecated, write model_conf.streaming_prob instead" in messages
+    assert (model.streaming_weight, model.streaming_prob) == (0.25, 0.9)
+    assert vars(args) == given  # the task copies, never mutates, its args
+    model.eval()
+    loss, stats, _ = model(*toy_batch)  # validation runs both modes, weighted by the old key's value
+    torch.testing.assert_close(loss, 0.75 * stats["loss_full"] + 0.25 * stats["loss_streaming"])
+
+
+def test_old_and_new_name_of_a_model_conf_key_together_are_an_error(tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model_conf"].update(stream_weight=0.25, streaming_weight=0.5)
+    with pytest.raises(ValueError, match="both stream_weight .* and streaming_weight"):
+        DurepTask.build_model(build_args(tmp_path, config))
+
+
+def test_an_experiment_written_with_the_old_mode_names_loads_with_warnings(tmp_path, toy_batch):
+    """config.yaml of an experiment trained before the rename: stream_weight, mode_schedule: stream,
+    encoder_conf.default_mode: stream (encoder options are built by the same task call)."""
+    exp, model = save_experiment(tmp_path, "old", TINY_CONFIG)
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    config["model_conf"].update(stream_weight=0.3, mode_schedule="stream")
+    config["encoder_conf"]["default_mode"] = "stream"
+    (exp / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.warns(DeprecationWarning) as caught:
+        loaded, args = DurepTask.build_model_from_file(exp / "config.yaml", exp / "model.pth")
+    messages = " | ".join(str(w.message) for w in caught)
+    for option in ("model_conf.stream_weight", "model_conf.mode_schedule", "default_mode"):
+        assert option in messages, messages
+    assert args.model_conf["stream_weight"] == 0.3  # the returned args are the file's, as read
+    assert (loaded.streaming_weight, loaded.mode_schedule, loaded.encoder.default_mode) == (0.3, "streaming",
+                                                                                           "streaming")
+    loaded.eval(), model.eval()
+    feats, lens = loaded.features(*toy_batch[:2])
+    with torch.no_grad():
+        streamed = loaded.encoder(feats, lens)[0]  # the default mode is now streaming
+        torch.testing.assert_close(streamed, model.encoder(feats, lens, mode="streaming")[0])
+        _, stats, _ = loaded(*[t.clone() for t in toy_batch])
+    assert "loss_streaming" in stats and "loss_full" not in stats
+
+
 def test_teacher_supervises_both_modes_and_is_never_saved(tmp_path, toy_batch):
     teacher_exp, teacher = _teacher(tmp_path)
     args = build_args(tmp_path, _student_config(), [
@@ -58,7 +107,7 @@ def test_teacher_supervises_both_modes_and_is_never_saved(tmp_path, toy_batch):
     assert not any(k.startswith("_teacher") or "teacher" in k for k in student.state_dict())
     assert any(k.startswith("kd_") for k in student.state_dict())  # training-only heads exist
     loss, stats, _ = student(*toy_batch)
-    for mode in ("full", "stream"):
+    for mode in ("full", "streaming"):
         for kind in ("layer", "posterior", "discrete"):
             assert f"loss_kd_{kind}_{mode}" in stats
     loss.backward()

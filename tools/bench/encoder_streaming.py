@@ -110,7 +110,7 @@ def naive_latency(enc, feats, chunk: int, left: int, point: float, repeats: int)
         n = (index + 1) * chunk * enc.subsampling + enc.embed.lookahead_frames
         prefix = feats[:, :n]
         tic = time.perf_counter()
-        enc(prefix, torch.tensor([n]), mode="stream", chunk_size=chunk, num_left_chunks=left)
+        enc(prefix, torch.tensor([n]), mode="streaming", chunk_size=chunk, num_left_chunks=left)
         latencies.append(1000.0 * (time.perf_counter() - tic))
     return latencies
 

@@ -75,7 +75,7 @@ def main() -> None:
     lines: List[List[object]] = []
     reference: Dict[str, Dict] = {}
     torch_rtf: Dict[str, float] = {}
-    for mode in ("full", "stream"):
+    for mode in ("full", "streaming"):
         for name, s2t in backends.items():
             s2t(next(iter(waves.values())))  # warm-up
             results, compute = decode_all(s2t, waves, mode, args.chunk_size, args.num_left_chunks)

@@ -53,7 +53,7 @@ for model in ${models}; do
       --output_dir "${out}" --layers "${layers}" "${mode_args[@]}"
     label="${name}"
     if [ "${mode}" = streaming ]; then
-      label="stream$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['chunk_ms']))" \
+      label="streaming$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['chunk_ms']))" \
         "${out}/feats.json")ms"
     fi
     feats_args+=(--feats "${label}=${out}")
