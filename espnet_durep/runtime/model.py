@@ -11,7 +11,8 @@ import numpy as np
 from espnet_durep.modes import MODES, canonical_mode
 
 FORMAT = "espnet_durep-onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the streaming heads' mode key is "streaming" (1: "stream")
+READABLE_VERSIONS = (1, 2)
 
 
 def sha256(path: Path) -> str:
@@ -29,9 +30,13 @@ def read_manifest(export_dir: Path, verify: bool = True) -> Dict:
     if not path.is_file():
         raise FileNotFoundError(f"{export_dir}: no manifest.json (not an ONNX export directory)")
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format") != FORMAT or manifest.get("format_version") not in READABLE_VERSIONS:
         raise ValueError(f"{path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
-                         f"this runtime reads {FORMAT!r} version {FORMAT_VERSION}")
+                         f"this runtime reads {FORMAT!r} versions {', '.join(map(str, READABLE_VERSIONS))}")
+    if manifest["format_version"] == 1:  # its streaming heads are under "stream"
+        for kind in ("ctc", "decoder"):
+            heads = manifest["graphs"][kind]
+            manifest["graphs"][kind] = {("streaming" if mode == "stream" else mode): name for mode, name in heads.items()}
     if verify:
         for name, want in manifest["files"].items():
             file = export_dir / name
@@ -72,7 +77,7 @@ class OnnxModel:
         graphs = self.manifest["graphs"]
         self.chunk_session = session(graphs["encoder_chunk"])
         self.full_session = session(graphs["encoder_full"])
-        # per mode; exports written before "streaming" replaced "stream" use the old key (and file names)
+        # per mode (file names from the manifest: version-1 exports named the streaming heads *_stream.onnx)
         self.ctc_sessions = {canonical_mode(mode, f"{self.dir / 'manifest.json'}: graphs.ctc", MODES): session(name)
                              for mode, name in graphs["ctc"].items()}
         self.decoder_sessions = {
