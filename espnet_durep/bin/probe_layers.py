@@ -95,6 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--output_dir", type=Path, required=True)
     p.add_argument("--tasks", default=None, help="comma-separated subset of speaker,gender,age_group,chars")
     p.add_argument("--epochs", type=int, default=20, help="probe training epochs")
+    p.add_argument("--mix_lr", type=float, default=1e-2, help="learning rate of the weighted-sum probe's layer weights")
     p.add_argument("--test_fraction", type=float, default=0.2, help="held-out share (utterances or speakers)")
     args = p.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
@@ -118,7 +119,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for name, f in feats.items():
                 logging.info("task %s, mode %s: %d probes", task.name, name, len(layers) + 1)
                 per_layer = [train_probe(task, f, fixed_layer=i, epochs=args.epochs) for i in range(len(layers))]
-                results.setdefault(task.name, {})[name] = per_layer + [train_probe(task, f, epochs=args.epochs)]
+                mixed = train_probe(task, f, epochs=args.epochs, mix_lr=args.mix_lr)
+                results.setdefault(task.name, {})[name] = per_layer + [mixed]
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1

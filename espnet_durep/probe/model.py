@@ -1,8 +1,10 @@
 """Probe heads on frozen layer stacks (SUPERB style), and their training loop.
 
-Features of one utterance are a stack (L, T, D) of layer outputs. A probe mixes the layers
-with softmax weights (learned, or fixed to one layer), then either mean-pools over time and
-classifies (utterance level) or applies a linear CTC head per frame (frame level).
+Features of one utterance are a stack (L, T, D) of layer outputs. A probe normalises each
+layer (layers differ in scale, and the weights should compare what they hold, not their
+size), mixes them with softmax weights (learned, or fixed to one layer), then either
+mean-pools over time and classifies (utterance level) or applies a linear CTC head per
+frame (frame level).
 """
 from __future__ import annotations
 
@@ -41,12 +43,12 @@ class Probe(nn.Module):
             raise ValueError(f"level must be 'utterance' or 'frame', got {level!r}")
         self.level = level
         self.mix = LayerMix(num_layers, fixed_layer)
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False)  # layers differ in scale
+        self.dim = dim
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, stack: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, L, T, D), (B,) -> (B, C) logits (utterance) or (B, T, C) log-probs (frame)."""
-        x = self.norm(self.mix(stack))
+        x = self.mix(nn.functional.layer_norm(stack, (self.dim,)))
         if self.level == "frame":
             return torch.log_softmax(self.head(x), dim=-1)
         return self.head(masked_mean(x, lengths))
@@ -87,8 +89,12 @@ def _greedy(log_probs: torch.Tensor, length: int) -> List[int]:
 
 
 def train_probe(task: ProbeTask, feats: Dict[str, torch.Tensor], fixed_layer: Optional[int] = None,
-                epochs: int = 20, batch_size: int = 16, lr: float = 1e-3, seed: int = 0) -> ProbeResult:
-    """Train on ``task.train_utts``, evaluate on ``task.test_utts``; feats: utt -> (L, T, D)."""
+                epochs: int = 20, batch_size: int = 16, lr: float = 1e-3, mix_lr: float = 1e-2,
+                seed: int = 0) -> ProbeResult:
+    """Train on ``task.train_utts``, evaluate on ``task.test_utts``; feats: utt -> (L, T, D).
+
+    ``mix_lr`` is the learning rate of the layer weights (a few logits, which at the head's
+    rate would hardly move from uniform in a few hundred updates)."""
     torch.manual_seed(seed)
     train = [u for u in task.train_utts if u in feats]
     test = [u for u in task.test_utts if u in feats]
@@ -96,7 +102,10 @@ def train_probe(task: ProbeTask, feats: Dict[str, torch.Tensor], fixed_layer: Op
         raise ValueError(f"probe task {task.name}: {len(train)} training and {len(test)} test utterances with features")
     num_layers, _, dim = feats[train[0]].shape
     probe = Probe(num_layers, dim, len(task.classes), task.level, fixed_layer)
-    optim = torch.optim.Adam([p for p in probe.parameters() if p.requires_grad], lr=lr)
+    groups = [{"params": list(probe.head.parameters()), "lr": lr}]
+    if fixed_layer is None:
+        groups.append({"params": [probe.mix.logits], "lr": mix_lr})
+    optim = torch.optim.Adam(groups)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     order = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
