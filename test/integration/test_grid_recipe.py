@@ -40,10 +40,14 @@ def test_probes_of_grid_models(grid):
     exp, tmp_path = grid
     done = subprocess.run(["./run_probe.sh", "--models", f"{exp / 'full_only_seed0'} {exp / 'dual_teacher_seed0'}",
                            "--data_set", "test", "--dumpdir", str(tmp_path / "dump"), "--chunk_sizes", "4",
-                           "--epochs", "2"], cwd=RECIPE, capture_output=True, text=True, timeout=900)
+                           "--epochs", "2", "--compare_dir", str(exp / "probe_compare")],
+                          cwd=RECIPE, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     for model in ("full_only_seed0", "dual_teacher_seed0"):
         report = (exp / model / "probe_test" / "probe.md").read_text()
         assert "| layer | full | streaming160ms |" in report and "## speaker (accuracy)" in report
         assert (exp / model / "probe_test" / "probe.png").is_file()
         assert (exp / model / "feats_test_streaming4" / "layer0.scp").is_file()
+    compared = (exp / "probe_compare" / "probe.md").read_text()  # both models' curves in one report
+    assert ("| layer | full_only_seed0_full | full_only_seed0_streaming160ms | dual_teacher_seed0_full | "
+            "dual_teacher_seed0_streaming160ms |") in compared

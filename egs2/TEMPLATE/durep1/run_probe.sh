@@ -6,8 +6,11 @@ set -euo pipefail
 # incremental path), then train per-layer and weighted-sum probes on them
 # (python -m espnet_durep.bin.probe_layers: speaker, gender, age group, CTC characters, as
 # far as the data directory has the files). Output per model: <model>/probe_<set>/probe.md,
-# probe.png and probe.json; features in <model>/feats_<set>_<mode>/.
-#   ./run_probe.sh --models "exp/student exp_grid/dual_seed0" --data_set test
+# probe.png and probe.json; features in <model>/feats_<set>_<mode>/. With --compare_dir, one
+# more report probes every model's features side by side (curves <model>_<mode>), e.g. a
+# distilled model against the same model trained without KD:
+#   ./run_probe.sh --models "exp_grid/dual_seed0 exp_grid/dual_teacher_seed0" --data_set test \
+#     --compare_dir exp_grid/probe_test_dual_vs_dual_teacher
 
 . scripts/options.sh
 durep_usage="Usage: $0 --models \"EXP ...\" [options]"
@@ -19,6 +22,7 @@ durep_opt num_left_chunks -1 "streaming left context in chunks (-1: unlimited)"
 durep_opt layers all "layers to extract: all, or comma-separated block numbers"
 durep_opt epochs 20 "probe training epochs"
 durep_opt dumpdir dump "directory of formatted audio lists (wav.scp of --data_set)"
+durep_opt compare_dir "" "also probe all models' features together into this directory (empty: no)"
 durep_parse_opts "$@"
 
 log() { echo "$(date "+%Y-%m-%dT%H:%M:%S") (run_probe.sh) $*"; }
@@ -36,6 +40,7 @@ for f in utt2spk spk2gender spk2age text; do
   if [ -f "${data}/${f}" ]; then cp "${data}/${f}" "${labels}/${f}"; fi
 done
 
+compare_args=()
 for model in ${models}; do
   [ -f "${model}/config.yaml" ] || { echo "ERROR: ${model}/config.yaml not found" >&2; exit 1; }
   file_args=()
@@ -57,9 +62,17 @@ for model in ${models}; do
         "${out}/feats.json")ms"
     fi
     feats_args+=(--feats "${label}=${out}")
+    compare_args+=(--feats "$(basename "${model}")_${label}=${out}")
   done
   log "${model}: probes"
   python3 -m espnet_durep.bin.probe_layers "${feats_args[@]}" --data_dir "${labels}" \
     --output_dir "${model}/probe_${data_set}" --epochs "${epochs}"
   log "${model}: wrote ${model}/probe_${data_set}/probe.md"
 done
+
+if [ -n "${compare_dir}" ]; then
+  log "all models side by side -> ${compare_dir}"
+  python3 -m espnet_durep.bin.probe_layers "${compare_args[@]}" --data_dir "${labels}" \
+    --output_dir "${compare_dir}" --epochs "${epochs}"
+  log "wrote ${compare_dir}/probe.md"
+fi
