@@ -4,9 +4,10 @@
 One process, random weights, eval mode, no autograd, random 80-dim features, one CPU thread
 by default. All encoders have the same architecture (default 12 blocks, d=256, FFN 2048,
 4 heads, conv kernel 31, conv2d x4: ~33 M parameters). Ours is the encoder of a random
-dual-mode ASR model built by the task, so that the same weights also run in our ONNX export. Streaming uses ``--chunk_size``
-encoder frames (16 = 640 ms); ESPnet's contextual-block encoder gets our chunk as its hop,
-one more chunk of look-ahead and a block of 2.5 chunks (its 40 / 16 / 16 default ratio).
+dual-mode ASR model built by the task, so that the same weights also run in our ONNX
+export. Streaming uses ``--chunk_size`` encoder frames (16 = 640 ms); ESPnet's
+contextual-block encoder gets our chunk as its hop, one more chunk of look-ahead and a
+block of 2.5 chunks (its 40 / 16 / 16 default ratio).
 
 Systems, for each audio length (default 10 s and 60 s):
 
