@@ -90,10 +90,12 @@ class EncoderStreamBatch:
         """One forward_chunk over ``streams`` with windows xs (B, F, idim); updates their caches."""
         lengths = [s.att_cache.size(2) for s in streams]
         longest = max(lengths)
-        att = torch.stack([torch.nn.functional.pad(s.att_cache, (0, 0, longest - n, 0))
-                           for s, n in zip(streams, lengths)], dim=1)  # (L, B, H, Tmax, 2 d_k)
-        mask = torch.tensor([[j >= longest - n for j in range(longest)] for n in lengths],
-                            dtype=torch.bool, device=xs.device)
+        att = torch.stack([torch.nn.functional.pad(s.att_cache, (0, 0, longest - n, 0)) if n < longest
+                           else s.att_cache for s, n in zip(streams, lengths)], dim=1)  # (L, B, H, Tmax, 2 d_k)
+        mask = None  # streams of equal history (the steady state) need no padding mask
+        if min(lengths) < longest:
+            first = longest - torch.tensor(lengths, device=xs.device)  # first real cache frame per stream
+            mask = torch.arange(longest, device=xs.device)[None, :] >= first[:, None]
         cnn = torch.stack([s.cnn_cache for s in streams], dim=1)
         ys, att, cnn = self.encoder.forward_chunk(xs, self.required_cache_size, att, cnn, mask)
         c = ys.size(1)

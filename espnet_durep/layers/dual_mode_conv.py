@@ -13,13 +13,19 @@ Layer norm replaces Conformer's batch norm so both modes share one set of statis
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 CONV_MODES = ("causal", "dual", "chunk")
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """A kernel-1 ``Conv1d`` (its weight (C_out, C_in, 1)) over channels-last frames (B, T, C_in) ->
+    (B, T, C_out): a linear map, run as one, so that the frames need no transposing."""
+    return F.linear(x, weight.squeeze(-1), bias)
 
 
 class DualModeConvolution(nn.Module):
@@ -67,11 +73,12 @@ class DualModeConvolution(nn.Module):
         return y.view(b, n_chunks, c, chunk_size).permute(0, 2, 1, 3).reshape(b, c, -1)[..., :t]
 
     def _pre(self, x: torch.Tensor) -> torch.Tensor:
-        return F.glu(self.pointwise_in(x.transpose(1, 2)), dim=1)  # (B, C, T)
+        h = pointwise(x, self.pointwise_in.weight, self.pointwise_in.bias)
+        return F.glu(h, dim=-1).transpose(1, 2)  # (B, C, T)
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:
-        y = F.silu(self.norm(y.transpose(1, 2)).transpose(1, 2))
-        return self.pointwise_out(y).transpose(1, 2)
+        y = F.silu(self.norm(y.transpose(1, 2)))
+        return pointwise(y, self.pointwise_out.weight, self.pointwise_out.bias)  # (B, T, C)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, streaming: bool, chunk_size: int) -> torch.Tensor:
         """x: (B, T, C); valid: (B, T) bool (padding is zeroed before the depthwise conv)."""

@@ -10,7 +10,7 @@ log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX ses
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -20,6 +20,8 @@ NEG_INF = -math.inf
 
 
 LogPosteriors = Callable[[Any], np.ndarray]
+# token frames as a linked list, last token first: (frame, earlier frames) or None
+Frames = Optional[Tuple[int, Any]]
 
 
 class _CTCSearch(StreamingSearch):
@@ -104,10 +106,12 @@ class CTCPrefixBeamSearch(_CTCSearch):
     The beam is held as arrays (log-probabilities of each prefix ending in blank / in its last
     token, and its last token), so one frame costs a few array operations: every (prefix,
     candidate token) extension is scored at once, and only the extensions that enter the beam
-    become Python tuples.  An extension can only merge with a prefix already in the beam (its
-    one parent is then in the beam too), which is looked up through the beam's parent links.
-    A merged prefix takes its token frames from the likelier of the two: the parent's, with
-    the last token at this frame, when the parent ranked above it.
+    become Python objects.  Prefixes are nodes of a token trie (an integer per distinct prefix)
+    and token frames are linked lists sharing their heads, so a frame's work does not grow with
+    the length of the prefixes.  An extension can only merge with a prefix already in the beam
+    (its one parent is then in the beam too), which is looked up through the trie.  A merged
+    prefix takes its token frames from the likelier of the two: the parent's, with the last
+    token at this frame, when the parent ranked above it.
 
     Args:
         log_posteriors: encoder frames (T, D) -> CTC log-posteriors, a (T, V) array.
@@ -116,6 +120,8 @@ class CTCPrefixBeamSearch(_CTCSearch):
         blank_id: CTC blank index.
         blank_penalty: subtracted from the blank log-posterior of every frame.
     """
+
+    ROOT = 0  # trie node of the empty prefix
 
     def __init__(self, log_posteriors: LogPosteriors, beam_size: int = 10, token_beam: int = 10,
                  blank_id: int = 0, blank_penalty: float = 0.0):
@@ -127,46 +133,61 @@ class CTCPrefixBeamSearch(_CTCSearch):
 
     def reset(self) -> None:
         super().reset()
-        self._index: Dict[Tuple[int, ...], int] = {(): 0}  # prefix -> its row in the beam
-        self._prefixes: List[Tuple[int, ...]] = [()]
-        self._token_frames: List[Tuple[int, ...]] = [()]
+        # the trie: node -> parent node and last token; (parent, token) -> node
+        self._parent: List[int] = [-1]
+        self._token: List[int] = [-1]
+        self._child: Dict[Tuple[int, int], int] = {}
+        # the beam, one row per prefix, ranked when it was formed
+        self._nodes: List[int] = [self.ROOT]
+        self._timings: List[Frames] = [None]  # token frames, last token first
         self._blank = np.zeros(1)  # (B,) log p(prefix, path ends in blank)
         self._nonblank = np.full(1, NEG_INF)  # (B,) log p(prefix, path ends in its last token)
         self._last = np.full(1, -1)  # (B,) last token of each prefix (-1: empty)
+
+    def _extend(self, node: int, token: int) -> int:
+        """The trie node of prefix ``node`` + ``token`` (created on first use)."""
+        child = self._child.get((node, token))
+        if child is None:
+            child = self._child[(node, token)] = len(self._parent)
+            self._parent.append(node)
+            self._token.append(token)
+        return child
 
     def _per_frame(self, log_probs: np.ndarray):
         k = min(self.token_beam, log_probs.shape[-1])
         top_ids = np.argpartition(-log_probs, k - 1, axis=-1)[:, :k] if k < log_probs.shape[-1] \
             else np.broadcast_to(np.arange(k), log_probs.shape)
         top_lp = np.take_along_axis(log_probs, top_ids, axis=-1).astype(np.float64)
-        return zip(top_ids, top_lp)
+        is_blank = top_ids == self.blank_id
+        blank_lp = np.where(is_blank, top_lp, NEG_INF).max(axis=-1)  # -inf where blank is not a candidate
+        token_lp = np.where(is_blank, NEG_INF, top_lp)  # blank extends no prefix
+        return zip(top_ids, token_lp, blank_lp.tolist())
 
     def _step(self, candidates, t: int) -> None:
-        """candidates: (token ids (K,), their log-probs (K,)) of frame ``t``."""
-        ids, lps = candidates
+        """candidates of frame ``t``: token ids (K,), their log-probs (K,) (-inf for the blank),
+        and the blank's log-prob (-inf when it is not a candidate)."""
+        ids, lps, blank_lp = candidates
         blank, nonblank, last = self._blank, self._nonblank, self._last
         total = np.logaddexp(blank, nonblank)
-        is_blank = ids == self.blank_id
-        blank_lp = lps[is_blank][0] if is_blank.any() else NEG_INF
         # a repeated token extends a prefix only from its blank-ending paths; other tokens from all
         repeat = ids[None, :] == last[:, None]  # (B, K)
         extended = np.where(repeat, blank[:, None], total[:, None]) + lps[None, :]
-        extended[:, is_blank] = NEG_INF
         new_blank = total + blank_lp
         # the repeat without a blank in between stays the same prefix
         same = np.where(repeat, nonblank[:, None] + lps[None, :], NEG_INF).max(axis=1)
         new_nonblank = same
-        column = {int(token): k for k, token in enumerate(ids)}
+        column = dict(zip(ids.tolist(), range(len(ids))))
+        row_of = {node: row for row, node in enumerate(self._nodes)}
         merged_into, merged_from = [], []
-        frames_of = list(self._token_frames)
-        for child, prefix in enumerate(self._prefixes):
-            if prefix and prefix[-1] in column:
-                parent = self._index.get(prefix[:-1])
-                if parent is not None:
-                    merged_into.append(child)
-                    merged_from.append((parent, column[prefix[-1]]))
-                    if parent < child:  # rows are ranked: the likelier parent times the last token now
-                        frames_of[child] = self._token_frames[parent] + (t,)
+        frames_of = list(self._timings)
+        for child, node in enumerate(self._nodes):
+            col = column.get(self._token[node])
+            parent = row_of.get(self._parent[node]) if col is not None else None
+            if parent is not None:
+                merged_into.append(child)
+                merged_from.append((parent, col))
+                if parent < child:  # rows are ranked: the likelier parent times the last token now
+                    frames_of[child] = (t, self._timings[parent])
         if merged_into:
             rows, cols = np.array(merged_from).T
             new_nonblank = same.copy()
@@ -175,34 +196,48 @@ class CTCPrefixBeamSearch(_CTCSearch):
         scores = np.concatenate([np.logaddexp(new_blank, new_nonblank), extended.ravel()])
         order = np.argsort(-scores, kind="stable")[: self.beam_size]
         order = order[scores[order] > NEG_INF]  # a repeat with no blank path before it is impossible
-        width, n = len(ids), len(self._prefixes)
-        prefixes, frames = [], []
+        width, n = len(ids), len(self._nodes)
+        nodes, frames = [], []
         for i in order.tolist():
             if i < n:
-                prefixes.append(self._prefixes[i])
+                nodes.append(self._nodes[i])
                 frames.append(frames_of[i])
             else:
                 row, col = divmod(i - n, width)
-                prefixes.append(self._prefixes[row] + (int(ids[col]),))
-                frames.append(self._token_frames[row] + (t,))
+                nodes.append(self._extend(self._nodes[row], int(ids[col])))
+                frames.append((t, self._timings[row]))
         keep_old = order < n
         old = np.where(keep_old, order, 0)
         self._blank = np.where(keep_old, new_blank[old], NEG_INF)
         self._nonblank = np.where(keep_old, new_nonblank[old], scores[order])
-        self._last = np.array([p[-1] if p else -1 for p in prefixes])
-        self._prefixes, self._token_frames = prefixes, frames
-        self._index = {p: i for i, p in enumerate(prefixes)}
+        self._last = np.array([self._token[node] for node in nodes])
+        self._nodes, self._timings = nodes, frames
+
+    def _tokens(self, node: int) -> List[int]:
+        tokens = []
+        while node != self.ROOT:
+            tokens.append(self._token[node])
+            node = self._parent[node]
+        return tokens[::-1]
+
+    @staticmethod
+    def _frame_list(frames: Frames) -> List[int]:
+        out = []
+        while frames is not None:
+            out.append(frames[0])
+            frames = frames[1]
+        return out[::-1]
 
     def _ranked(self) -> List[int]:
         return np.argsort(-np.logaddexp(self._blank, self._nonblank), kind="stable").tolist()
 
     def partial(self) -> List[int]:
-        return list(self._prefixes[self._ranked()[0]])
+        return self._tokens(self._nodes[self._ranked()[0]])
 
     def partial_token_frames(self) -> List[int]:
-        return list(self._token_frames[self._ranked()[0]])
+        return self._frame_list(self._timings[self._ranked()[0]])
 
     def finalize(self) -> List[Hypothesis]:
         totals = np.logaddexp(self._blank, self._nonblank)
-        return [Hypothesis(list(self._prefixes[i]), float(totals[i]), list(self._token_frames[i]))
+        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]), self._frame_list(self._timings[i]))
                 for i in self._ranked()]

@@ -27,6 +27,7 @@ def test_streaming_speed_quick_compares_every_system_and_backend():
         assert f"{backend}: stream / full RTF at 3 s" in out
         assert f"{backend}: batched B=4 / B=1 cost per stream at 3 s" in out
     assert "glue (outside the components)" in out
+    assert "the linear maps alone" in out and "ratio, streaming / full" in out
 
 
 def test_decode_speed_quick_reports_tokens_and_ratios():
@@ -60,3 +61,20 @@ def test_decode_speed_trained_mode_scores_and_splits_each_backend(tmp_path):
             assert any(line.split()[:2] == [backend, mode] for line in out.splitlines()), (backend, mode)
     assert "(search + rescoring) / encoder" in out
     assert (tmp_path / "out" / "pytorch_streaming" / "score_char" / "hyp.trn.sys").is_file()
+
+
+def test_linear_floor_times_every_per_frame_weight_once():
+    sys.path.insert(0, str(BENCH))
+    import streaming_speed
+    from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
+
+    enc = DualModeConformerEncoder(20, output_size=16, attention_heads=2, linear_units=32, num_blocks=3,
+                                   cnn_module_kernel=5)
+    maps = streaming_speed.frame_weights(enc)
+    # per block: 2 x 2 feed-forward, q / k / v / out, 2 pointwise convolutions; plus the subsampling's output
+    assert len(maps) == 3 * 10 + 1
+    assert all(w.dim() == 2 for w, _ in maps)
+    rows = streaming_speed.linear_floor(enc, chunk=4, full_frames=40, repeats=1)
+    assert [r[0] for r in rows] == ["streaming step", "full pass", "ratio, streaming / full"]
+    stream_ms, full_ms = float(rows[0][2]), float(rows[1][2])
+    assert stream_ms > 0 and full_ms > 0 and float(rows[2][2]) > 0
