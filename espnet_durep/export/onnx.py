@@ -146,7 +146,8 @@ def _quantize(path: Path) -> None:
     tmp = path.with_suffix(".fp32.onnx")
     path.rename(tmp)
     quiet = logging.getLogger().level
-    logging.getLogger().setLevel(logging.WARNING)  # the quantiser logs every tensor it skips at INFO
+    # the quantiser logs every tensor it skips, and its advice on pre-processing, at INFO / WARNING
+    logging.getLogger().setLevel(logging.ERROR)
     try:
         quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8)
     finally:

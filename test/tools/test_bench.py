@@ -21,9 +21,10 @@ def test_streaming_speed_quick_compares_every_system_and_backend():
     out = run_bench("streaming_speed.py", "--quick")
     for system in ("espnet full", "espnet contextual-block", "ours full", "ours stream left 4",
                    "ours torchscript left 4", "ours batched B=4 left 4", "onnx full", "onnx stream left 4",
-                   "onnx batched B=4 left 4"):
+                   "onnx batched B=4 left 4", "onnx int8 full", "onnx int8 stream left 4",
+                   "onnx int8 batched B=4 left 4"):
         assert f"\n{system} " in out, system
-    for backend in ("pytorch", "onnx"):
+    for backend in ("pytorch", "onnx", "onnx int8"):
         assert f"{backend}: stream / full RTF at 3 s" in out
         assert f"{backend}: batched B=4 / B=1 cost per stream at 3 s" in out
     assert "glue (outside the components)" in out

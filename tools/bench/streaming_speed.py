@@ -24,7 +24,10 @@ Systems, for each audio length (default 10 s and 60 s):
 * ``onnx full`` / ``onnx stream left N`` / ``onnx batched B=k``: the same weights exported by
   ``export_onnx`` and run by the PyTorch-free runtime on ONNX Runtime (``OnnxModel.encode_full``,
   ``OnnxEncoderStream.accept`` one chunk of features per call, and ``batched_chunk_step`` over k
-  ``OnnxEncoderStream`` s, as the server runs them).
+  ``OnnxEncoderStream`` s, as the server runs them);
+* ``onnx int8 ...``: the same three on the ``export_onnx --quantize int8`` export (dynamic int8
+  quantisation of the weights: a quarter of the bytes to read per chunk, other numerics; the
+  README measures its accuracy on a trained model).
 
 ESPnet's encoders run in PyTorch only, so the like-for-like comparison with them is ours in
 PyTorch; the ONNX rows show what our deployed runtime does with the same weights, and their
@@ -175,20 +178,20 @@ def run_ours_torchscript(enc: DualModeConformerEncoder, feats: torch.Tensor, chu
     return Result(f"ours torchscript left {left}", feats.size(1) * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
 
 
-def run_onnx_full(onnx: OnnxSpeech2Text, feats: np.ndarray) -> Result:
-    return Result("onnx full", feats.shape[0] * FRAME_SHIFT_S, timed(onnx.model.encode_full, feats)[1])
+def run_onnx_full(name: str, onnx: OnnxSpeech2Text, feats: np.ndarray) -> Result:
+    return Result(f"{name} full", feats.shape[0] * FRAME_SHIFT_S, timed(onnx.model.encode_full, feats)[1])
 
 
-def run_onnx_stream(onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int) -> Result:
+def run_onnx_stream(name: str, onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int) -> Result:
     stream, calls = onnx.new_encoder_stream(chunk, left), []
     step, n = chunk * onnx.geometry.subsampling, feats.shape[0]
     for start in range(0, n, step):
         _, dt = timed(stream.accept, feats[start:start + step], start + step >= n)
         calls.append(1000 * dt)
-    return Result(f"onnx stream left {left}", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+    return Result(f"{name} stream left {left}", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
 
 
-def run_onnx_batched(onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int, k: int) -> Result:
+def run_onnx_batched(name: str, onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left: int, k: int) -> Result:
     """k streams of the same length advanced in lockstep by batched chunk steps (as the server does)."""
     streams = [onnx.new_encoder_stream(chunk, left) for _ in range(k)]
     inputs = [feats + 0.01 * i for i in range(k)]
@@ -208,7 +211,7 @@ def run_onnx_batched(onnx: OnnxSpeech2Text, feats: np.ndarray, chunk: int, left:
         for s, x in zip(streams, inputs):
             s.push(x[start:start + step])
         total += timed(advance, start + step >= n)[1]
-    return Result(f"onnx batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
+    return Result(f"{name} batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
 
 
 def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int, k: int) -> Result:
@@ -311,8 +314,11 @@ def build_ours(model: dict, chunk: int, tmp: Path) -> Tuple[Speech2TextDualMode,
                           "dual_mode", 0.3)
     save_experiment(tmp / "exp", DurepTask, config, tokens, seed=0)
     s2t = Speech2TextDualMode(tmp / "exp" / "config.yaml", tmp / "exp" / "model.pth")
-    export_onnx(s2t, tmp / "onnx")
-    return s2t, OnnxSpeech2Text(tmp / "onnx")
+    exports = {}
+    for name, quantize in (("onnx", None), ("onnx int8", "int8")):
+        export_onnx(s2t, tmp / name.replace(" ", "_"), quantize=quantize)
+        exports[name] = OnnxSpeech2Text(tmp / name.replace(" ", "_"))
+    return s2t, exports
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
@@ -322,21 +328,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     model = QUICK_MODEL if args.quick else MODEL
     chunk, left = args.chunk_size, args.left_chunks
     with tempfile.TemporaryDirectory(prefix="streaming_speed_") as tmp:
-        s2t, onnx = build_ours(model, chunk, Path(tmp))
+        s2t, exports = build_ours(model, chunk, Path(tmp))
     ours = s2t.encoder.eval()
     torch.manual_seed(0)
     espnet_full, espnet_block = espnet_encoders(model, chunk)
     sizes = {name: sum(p.numel() for p in m.parameters())
              for name, m in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block))}
     print(f"model {model}, chunk {chunk} frames = {ours.chunk_ms(chunk):.0f} ms, left {left} chunks, "
-          f"threads {torch.get_num_threads()}; parameters: " + ", ".join(f"{k} {v / 1e6:.1f} M" for k, v in sizes.items()))
+          f"threads {torch.get_num_threads()}; parameters: "
+          + ", ".join(f"{k} {v / 1e6:.1f} M" for k, v in sizes.items()))
     results: Dict[str, Result] = {}
     hop = chunk * ours.subsampling
     with torch.inference_mode():
         warm = torch.randn(1, 3 * hop + 20, FEATURE_DIM)
         espnet_full(warm, torch.tensor([warm.size(1)]))
         run_ours_stream(ours, warm, chunk, left)
-        run_onnx_stream(onnx, warm[0].numpy(), chunk, left)
+        for name, onnx in exports.items():
+            run_onnx_stream(name, onnx, warm[0].numpy(), chunk, left)
         for seconds in args.seconds:
             feats = torch.randn(1, round(seconds / FRAME_SHIFT_S), FEATURE_DIM)
             lens = torch.tensor([feats.size(1)])
@@ -348,8 +356,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
                         run_ours_stream(ours, feats, chunk, -1),
                         run_ours_torchscript(ours, feats, chunk, left)]
                 runs += [run_ours_batched(ours, feats, chunk, left, k) for k in args.batch_sizes]
-                runs += [run_onnx_full(onnx, feats[0].numpy()), run_onnx_stream(onnx, feats[0].numpy(), chunk, left)]
-                runs += [run_onnx_batched(onnx, feats[0].numpy(), chunk, left, k) for k in args.batch_sizes]
+                for name, onnx in exports.items():
+                    x = feats[0].numpy()
+                    runs += [run_onnx_full(name, onnx, x), run_onnx_stream(name, onnx, x, chunk, left)]
+                    runs += [run_onnx_batched(name, onnx, x, chunk, left, k) for k in args.batch_sizes]
                 for r in runs:
                     key = f"{r.system} @{seconds:g}s"
                     if key not in results or r.compute_s < results[key].compute_s:
@@ -375,7 +385,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
 
 
 def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: int) -> None:
-    """The streaming targets, once for ours in PyTorch and once for our ONNX runtime."""
+    """The streaming targets for ours in PyTorch, on our ONNX runtime, and on its int8 export."""
     def r(system: str, seconds: float) -> Result:
         return results[f"{system} @{seconds:g}s"]
 
@@ -383,7 +393,9 @@ def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: i
     biggest = max(args.batch_sizes)
     checks = []
     for backend, full, stream, batched in (("pytorch", "ours full", f"ours stream left {left}", "ours batched"),
-                                           ("onnx", "onnx full", f"onnx stream left {left}", "onnx batched")):
+                                           ("onnx", "onnx full", f"onnx stream left {left}", "onnx batched"),
+                                           ("onnx int8", "onnx int8 full", f"onnx int8 stream left {left}",
+                                            "onnx int8 batched")):
         checks.append((f"{backend}: stream / full RTF at {short:g} s", r(stream, short).rtf / r(full, short).rtf, 1.3))
         for s in args.seconds:
             checks.append((f"{backend}: stream / espnet contextual-block (pytorch) RTF at {s:g} s",
