@@ -139,7 +139,7 @@ class CTCPrefixBeamSearch(_CTCSearch):
         self._child: Dict[Tuple[int, int], int] = {}
         # the beam, one row per prefix, ranked when it was formed
         self._nodes: List[int] = [self.ROOT]
-        self._timings: List[Frames] = [None]  # token frames, last token first
+        self._token_frames: List[Frames] = [None]  # token frames, last token first
         self._blank = np.zeros(1)  # (B,) log p(prefix, path ends in blank)
         self._nonblank = np.full(1, NEG_INF)  # (B,) log p(prefix, path ends in its last token)
         self._last = np.full(1, -1)  # (B,) last token of each prefix (-1: empty)
@@ -179,7 +179,7 @@ class CTCPrefixBeamSearch(_CTCSearch):
         column = dict(zip(ids.tolist(), range(len(ids))))
         row_of = {node: row for row, node in enumerate(self._nodes)}
         merged_into, merged_from = [], []
-        frames_of = list(self._timings)
+        frames_of = list(self._token_frames)
         for child, node in enumerate(self._nodes):
             col = column.get(self._token[node])
             parent = row_of.get(self._parent[node]) if col is not None else None
@@ -187,7 +187,7 @@ class CTCPrefixBeamSearch(_CTCSearch):
                 merged_into.append(child)
                 merged_from.append((parent, col))
                 if parent < child:  # rows are ranked: the likelier parent times the last token now
-                    frames_of[child] = (t, self._timings[parent])
+                    frames_of[child] = (t, self._token_frames[parent])
         if merged_into:
             rows, cols = np.array(merged_from).T
             new_nonblank = same.copy()
@@ -205,13 +205,13 @@ class CTCPrefixBeamSearch(_CTCSearch):
             else:
                 row, col = divmod(i - n, width)
                 nodes.append(self._extend(self._nodes[row], int(ids[col])))
-                frames.append((t, self._timings[row]))
+                frames.append((t, self._token_frames[row]))
         keep_old = order < n
         old = np.where(keep_old, order, 0)
         self._blank = np.where(keep_old, new_blank[old], NEG_INF)
         self._nonblank = np.where(keep_old, new_nonblank[old], scores[order])
         self._last = np.array([self._token[node] for node in nodes])
-        self._nodes, self._timings = nodes, frames
+        self._nodes, self._token_frames = nodes, frames
 
     def _tokens(self, node: int) -> List[int]:
         tokens = []
@@ -235,9 +235,9 @@ class CTCPrefixBeamSearch(_CTCSearch):
         return self._tokens(self._nodes[self._ranked()[0]])
 
     def partial_token_frames(self) -> List[int]:
-        return self._frame_list(self._timings[self._ranked()[0]])
+        return self._frame_list(self._token_frames[self._ranked()[0]])
 
     def finalize(self) -> List[Hypothesis]:
         totals = np.logaddexp(self._blank, self._nonblank)
-        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]), self._frame_list(self._timings[i]))
+        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]), self._frame_list(self._token_frames[i]))
                 for i in self._ranked()]
