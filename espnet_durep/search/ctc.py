@@ -239,5 +239,5 @@ class CTCPrefixBeamSearch(_CTCSearch):
 
     def finalize(self) -> List[Hypothesis]:
         totals = np.logaddexp(self._blank, self._nonblank)
-        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]), self._frame_list(self._token_frames[i]))
-                for i in self._ranked()]
+        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]),
+                           self._frame_list(self._token_frames[i])) for i in self._ranked()]

@@ -292,7 +292,7 @@ def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, re
     them, so with weights larger than the cache this bounds what any chunk step can reach."""
     maps = frame_weights(enc)
     flops_per_row = 2 * sum(w.numel() for w, _ in maps)
-    rows = []
+    rows, per_chunk = [], []
     for name, n in (("streaming step", chunk), ("full pass", full_frames)):
         inputs = {w.size(1): torch.randn(1, n, w.size(1)) for w, _ in maps}
         spent = []
@@ -302,13 +302,14 @@ def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, re
                 torch.nn.functional.linear(inputs[w.size(1)], w, b)
             spent.append(time.perf_counter() - tic)
         per_call = float(np.median(spent[1:]))
-        rows.append([name, str(n), f"{1000 * per_call * chunk / n:.2f}", f"{flops_per_row * n / per_call / 1e9:.0f}"])
-    rows.append(["ratio, streaming / full", "", f"{float(rows[0][2]) / float(rows[1][2]):.2f}", ""])
+        per_chunk.append(per_call * chunk / n)
+        rows.append([name, str(n), f"{1000 * per_chunk[-1]:.2f}", f"{flops_per_row * n / per_call / 1e9:.0f}"])
+    rows.append(["ratio, streaming / full", "", f"{per_chunk[0] / per_chunk[1]:.2f}", ""])
     return rows
 
 
-def build_ours(model: dict, chunk: int, tmp: Path) -> Tuple[Speech2TextDualMode, OnnxSpeech2Text]:
-    """A random dual-mode ASR model with our encoder of size ``model``, and its ONNX export."""
+def build_ours(model: dict, chunk: int, tmp: Path) -> Tuple[Speech2TextDualMode, Dict[str, OnnxSpeech2Text]]:
+    """A random dual-mode ASR model with our encoder of size ``model``, and its fp32 and int8 ONNX exports."""
     tokens = write_tokens(tmp / "tokens.txt", 8)
     config = model_config("dual_mode_conformer", {**model, "conv_mode": "chunk", "chunk_size": chunk}, DECODER,
                           "dual_mode", 0.3)
