@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Experiment grid of a recipe: the plan a runner executes, and the comparison it yields.
 
-    python -m espnet_durep.bin.grid plan --spec conf/grid.yaml [--only NAME ...] [--seeds 0 1]
-    python -m espnet_durep.bin.grid compare --spec conf/grid.yaml --expdir exp_grid --out RESULTS_grid.md
+    python -m espnet_durep.bin.grid plan --spec conf/grid.yaml [--only NAME ...] [--seeds 0 1] \
+        [--expdir exp_grid --records grid_records]
+    python -m espnet_durep.bin.grid archive --expdir exp_grid --records grid_records TAG [TAG ...]
+    python -m espnet_durep.bin.grid compare --spec conf/grid.yaml --expdir grid_records --out RESULTS_grid.md
 
 The spec (YAML) names every experiment once::
 
@@ -21,10 +23,18 @@ The spec (YAML) names every experiment once::
 
 ``plan`` prints one tab-separated line per run, teachers before their students:
 ``tag, name, seed, config, teacher tag, training args, inference config, inference model,
-full searches`` ("-": not given).
+full searches`` ("-": not given). With ``--expdir`` and ``--records`` it leaves out the runs
+already done: those with a ``grid_run.json`` in either, except a teacher whose checkpoint is
+needed by a run still to do and is not in ``--expdir`` (it is trained again).
+
+``archive`` copies the evidence of finished runs from the experiment directory into the records
+directory, which is small enough to keep under version control: ``grid_run.json``,
+``config.yaml``, ``train.log`` and, per decoding, ``metrics.json`` and each ``score_*``'s
+sclite summary (``hyp.trn.sys``) and hypotheses/references (``hyp.trn``, ``ref.trn``). A record
+is never overwritten: it is the evidence of the run that produced it.
 
 ``compare`` reads each run's decodings (``<expdir>/<tag>/decode_*/<test>/``, as in
-:mod:`espnet_durep.bin.make_results`), its ``train.log`` (parameters, updates) and the
+:mod:`espnet_durep.bin.make_results`; an experiment or a records directory), its ``train.log`` (parameters, updates) and the
 ``grid_run.json`` the runner wrote (command, hardware, wall time). It writes Markdown: the
 grid (experiment x test set x mode x chunk x left context x search, mean and spread over
 seeds), the relative change of every experiment against each of its baselines on the
@@ -36,6 +46,7 @@ import argparse
 import json
 import math
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +63,9 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PARAMS = re.compile(r"Total Number of model parameters: ([0-9.]+) ([KMG]?)")
 UPDATES = re.compile(r"epoch results: \[train\].*?total_count=(\d+)")
 SCALE = {"": 1e-6, "K": 1e-3, "M": 1.0, "G": 1e3}
+RECORD = "grid_run.json"  # written by the runner when a run has trained, decoded and scored
+RUN_EVIDENCE = (RECORD, "config.yaml", "train.log")
+SCORE_EVIDENCE = ("hyp.trn.sys", "hyp.trn", "ref.trn")
 
 
 @dataclass
@@ -154,23 +168,88 @@ def run_order(spec: Spec, wanted: Sequence[Experiment]) -> List[Experiment]:
     return order
 
 
-def plan_lines(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[int]] = None) -> List[str]:
+def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[int]] = None
+                 ) -> List[Tuple[Experiment, int]]:
+    """(experiment, seed) of every run asked for, per seed teachers before their students."""
     by_name = spec.by_name()
     unknown = [n for n in only if n not in by_name]
     if unknown:
         raise ValueError(f"--only: unknown experiments {unknown} (known: {list(by_name)})")
     wanted = [by_name[n] for n in only] if only else spec.experiments
+    return [(e, seed) for seed in (seeds if seeds is not None else spec.seeds) for e in run_order(spec, wanted)]
+
+
+def runs_to_do(spec: Spec, runs: Sequence[Tuple[Experiment, int]], expdir: Path, records: Path
+               ) -> Tuple[List[Tuple[Experiment, int]], List[str]]:
+    """The runs not done yet, and one note per run left out or trained again.
+
+    A run is done when ``grid_run.json`` is in ``expdir/<tag>`` or ``records/<tag>``. A teacher
+    that is done only in ``records`` (its checkpoint is not in ``expdir``) is trained again when
+    a run still to do distils from it."""
+    by_name = spec.by_name()
+    todo: List[Tuple[Experiment, int]] = []
+    notes: List[str] = []
+    teachers_needed = set()
+    for e, seed in reversed(runs):  # students before their teachers
+        tag = e.tag(seed)
+        here, recorded = (expdir / tag / RECORD).is_file(), (records / tag / RECORD).is_file()
+        if here or (recorded and tag not in teachers_needed):
+            notes.append(f"{tag}: done before ({(expdir if here else records) / tag / RECORD}), skipped")
+            continue
+        if recorded:
+            notes.append(f"{tag}: recorded in {records}, trained again: a run to do distils from its checkpoint")
+        todo.append((e, seed))
+        if e.teacher:
+            teachers_needed.add(by_name[e.teacher].tag(seed))
+    return todo[::-1], notes[::-1]
+
+
+def plan_lines(spec: Spec, runs: Sequence[Tuple[Experiment, int]]) -> List[str]:
+    by_name = spec.by_name()
     lines = []
-    for seed in seeds if seeds is not None else spec.seeds:
-        for e in run_order(spec, wanted):
-            args = " ".join(a for a in (spec.common_args, e.args) if a)
-            fields = [e.tag(seed), e.name, str(seed), e.config, by_name[e.teacher].tag(seed) if e.teacher else "-",
-                      args or "-", e.inference_config or "-", e.inference_model or "-", e.full_searches or "-"]
-            bad = [f for f in fields if "\t" in f or "\n" in f]
-            if bad:
-                raise ValueError(f"experiment {e.name}: tabs or newlines in {bad}")
-            lines.append("\t".join(fields))
+    for e, seed in runs:
+        args = " ".join(a for a in (spec.common_args, e.args) if a)
+        fields = [e.tag(seed), e.name, str(seed), e.config, by_name[e.teacher].tag(seed) if e.teacher else "-",
+                  args or "-", e.inference_config or "-", e.inference_model or "-", e.full_searches or "-"]
+        bad = [f for f in fields if "\t" in f or "\n" in f]
+        if bad:
+            raise ValueError(f"experiment {e.name}: tabs or newlines in {bad}")
+        lines.append("\t".join(fields))
     return lines
+
+
+# ---------------------------------------------------------------------- archive
+def evidence_files(run_dir: Path) -> List[Path]:
+    """The files of a finished run that ``archive`` keeps, relative to ``run_dir``."""
+    if not (run_dir / RECORD).is_file():
+        raise ValueError(f"{run_dir}: no {RECORD}; the run has not finished (the runner writes it last)")
+    files = [Path(n) for n in RUN_EVIDENCE if (run_dir / n).is_file()]
+    for metrics in sorted(run_dir.glob("decode_*/*/metrics.json")):
+        files.append(metrics.relative_to(run_dir))
+        for score_dir in sorted(d for d in metrics.parent.glob("score_*") if d.is_dir()):
+            if not (score_dir / SCORE_EVIDENCE[0]).is_file():
+                raise ValueError(f"{score_dir}: no sclite summary {SCORE_EVIDENCE[0]} (run the scoring stage)")
+            files += [p.relative_to(run_dir) for n in SCORE_EVIDENCE if (p := score_dir / n).is_file()]
+    if not any(f.name == "metrics.json" for f in files):
+        raise ValueError(f"{run_dir}: no decode_*/<test>/metrics.json; nothing to archive")
+    return files
+
+
+def archive_run(expdir: Path, records: Path, tag: str) -> Optional[Path]:
+    """Copy the evidence of ``expdir/tag`` to ``records/tag``; None if already recorded."""
+    dst = records / tag
+    if (dst / RECORD).is_file():
+        return None
+    src = expdir / tag
+    files = evidence_files(src)
+    partial = records / f".{tag}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    for f in files:
+        (partial / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / f, partial / f)
+    shutil.rmtree(dst, ignore_errors=True)  # a record without grid_run.json is an interrupted copy
+    partial.rename(dst)
+    return dst
 
 
 # ---------------------------------------------------------------------- compare
@@ -260,7 +339,7 @@ def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
             if not list((expdir / tag).glob("decode_*/*/metrics.json")):
                 missing.append(tag)
                 continue
-            record_file = expdir / tag / "grid_run.json"
+            record_file = expdir / tag / RECORD
             record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
             params, updates = train_log_facts(expdir / tag / "train.log")
             runs.append(Run(e, seed, tag, collect(expdir, [tag]), params, updates, record))
@@ -365,15 +444,34 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--spec", type=Path, required=True)
     p.add_argument("--only", nargs="*", default=[], help="these experiments (and their teachers)")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="these seeds (default: the spec's)")
+    p.add_argument("--expdir", type=Path, default=None, help="with --records: leave out the runs done")
+    p.add_argument("--records", type=Path, default=None, help="records directory of archived runs")
+    p = sub.add_parser("archive", help="copy the evidence of finished runs into the records directory")
+    p.add_argument("--expdir", type=Path, required=True)
+    p.add_argument("--records", type=Path, required=True)
+    p.add_argument("tags", nargs="+")
     p = sub.add_parser("compare", help="write the grid and the comparison tables")
     p.add_argument("--spec", type=Path, required=True)
-    p.add_argument("--expdir", type=Path, required=True)
+    p.add_argument("--expdir", type=Path, required=True, help="experiment or records directory")
     p.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
+        if args.command == "archive":
+            for tag in args.tags:
+                dst = archive_run(args.expdir, args.records, tag)
+                print(f"{tag}: " + (f"archived in {dst}" if dst else f"already in {args.records / tag}, kept"))
+            return 0
         spec = load_spec(args.spec)
         if args.command == "plan":
-            print("\n".join(plan_lines(spec, args.only, args.seeds)))
+            if (args.expdir is None) != (args.records is None):
+                raise ValueError("plan: give both --expdir and --records, or neither")
+            runs = planned_runs(spec, args.only, args.seeds)
+            if args.expdir is not None:
+                runs, notes = runs_to_do(spec, runs, args.expdir, args.records)
+                for note in notes:
+                    print(note, file=sys.stderr)
+            if runs:
+                print("\n".join(plan_lines(spec, runs)))
         else:
             runs, missing = load_runs(spec, args.expdir)
             if not runs:

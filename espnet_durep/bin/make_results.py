@@ -153,13 +153,21 @@ def _fmt(value: Optional[float], pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+SCLITE_SUMMARIES = ("result.txt", "hyp.trn.sys")  # full report, or the summary alone (archived runs)
+
+
+def sclite_summary_file(score_dir: Path) -> Optional[Path]:
+    """The sclite report of a ``score_*`` directory that holds the ``Sum/Avg`` row, if any."""
+    return next((score_dir / n for n in SCLITE_SUMMARIES if (score_dir / n).is_file()), None)
+
+
 def collect(expdir: Path, models: Sequence[str]) -> List[DecodeResult]:
     results = []
     for model in models:
         for metrics_file in sorted((expdir / model).glob("decode_*/*/metrics.json")):
             test_dir = metrics_file.parent
-            scores = {unit: parse_sclite(test_dir / unit / "result.txt")
-                      for unit, _ in UNITS if (test_dir / unit / "result.txt").is_file()}
+            summaries = {unit: sclite_summary_file(test_dir / unit) for unit, _ in UNITS}
+            scores = {unit: parse_sclite(f) for unit, f in summaries.items() if f is not None}
             if not scores:
                 raise ValueError(f"{test_dir}: decoded but not scored (run the scoring stage)")
             results.append(DecodeResult(model, test_dir.name,

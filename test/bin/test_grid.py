@@ -1,5 +1,6 @@
-"""grid: spec checks, run plan (teachers first), comparison tables from decode trees, and every
-shipped grid row builds its model with its command-line overrides."""
+"""grid: spec checks, run plan (teachers first, runs done left out), archived evidence, comparison
+tables from decode trees, and every shipped grid row builds its model with its command-line
+overrides."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from espnet_durep.bin.grid import _main, load_spec, plan_lines, render_compare, load_runs
+from espnet_durep.bin.grid import (_main, archive_run, load_runs, load_spec, plan_lines, planned_runs,
+                                   render_compare, runs_to_do)
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +42,36 @@ def write(path: Path, text: str) -> Path:
 
 def test_plan_puts_teachers_first_and_tags_runs_by_seed(tmp_path):
     spec = load_spec(write(tmp_path / "grid.yaml", SPEC))
-    rows = [line.split("\t") for line in plan_lines(spec)]
+    rows = [line.split("\t") for line in plan_lines(spec, planned_runs(spec))]
     assert [r[0] for r in rows] == ["base_seed0", "student_seed0", "base_seed1", "student_seed1"]
     assert rows[1] == ["student_seed0", "student", "0", "conf/s.yaml", "base_seed0",
                        "--max_epoch 2 --model_conf inplace_kd_weight=0.2", "-", "-", "-"]
     assert rows[0][-1] == "attention_rescoring joint"
-    assert [r[0] for r in (line.split("\t") for line in plan_lines(spec, ["base"], [1]))] == ["base_seed1"]
+    assert [e.tag(s) for e, s in planned_runs(spec, ["base"], [1])] == ["base_seed1"]
     with pytest.raises(ValueError, match="unknown experiments \\['nope'\\]"):
-        plan_lines(spec, ["nope"])
+        planned_runs(spec, ["nope"])
+
+
+def test_runs_done_are_left_out_and_a_recorded_teacher_without_checkpoint_is_trained_again(tmp_path):
+    spec = load_spec(write(tmp_path / "grid.yaml", SPEC))
+    expdir, records = tmp_path / "exp_grid", tmp_path / "records"
+    write(records / "base_seed0" / "grid_run.json", "{}")   # recorded in an earlier checkout only
+    write(records / "base_seed1" / "grid_run.json", "{}")
+    write(records / "student_seed1" / "grid_run.json", "{}")
+    todo, notes = runs_to_do(spec, planned_runs(spec), expdir, records)
+    # student_seed0 still needs base_seed0's checkpoint; seed 1 is complete
+    assert [e.tag(s) for e, s in todo] == ["base_seed0", "student_seed0"]
+    assert any(n.startswith("base_seed0: recorded in") and "trained again" in n for n in notes)
+    assert sum("done before" in n for n in notes) == 2
+    write(expdir / "base_seed0" / "grid_run.json", "{}")      # the teacher is here now
+    todo, _ = runs_to_do(spec, planned_runs(spec), expdir, records)
+    assert [e.tag(s) for e, s in todo] == ["student_seed0"]
+
+
+def test_plan_cli_needs_both_directories(tmp_path, capsys):
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    assert _main(["plan", "--spec", str(spec_file), "--expdir", str(tmp_path)]) == 1
+    assert "both --expdir and --records" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text, message", [
@@ -106,6 +130,48 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 % | -10.0 % |" in text
     assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | `./run.sh --seed 0` |" in text
     assert "| student_seed1 | - | - | - | - |" in text
+
+
+def finished_run(expdir: Path, tag: str) -> Path:
+    """A run directory as the recipe leaves it: evidence plus what the records leave out."""
+    run = expdir / tag
+    decode(expdir, tag, "decode_full_joint", metrics("full", "joint"), 40.0, 80.0)
+    for unit in ("score_cer", "score_wer"):
+        score = run / "decode_full_joint" / "test" / unit
+        write(score / "hyp.trn.sys", (score / "result.txt").read_text())
+        write(score / "hyp.trn", "a b (spk-utt1)\n")
+        write(score / "ref.trn", "a c (spk-utt1)\n")
+    write(run / "decode_full_joint" / "test" / "text", "utt1 a b\n")
+    write(run / "decode_full_joint" / "test" / "score_cer.log", "sclite log\n")
+    write(run / "train.log", "    Total Number of model parameters: 2.95 M\n")
+    write(run / "config.yaml", "encoder: durep\n")
+    write(run / "valid.acc.ave.pth", "weights")
+    write(run / "grid_run.json", json.dumps({"command": "./run.sh", "hardware": "cpu", "wall_seconds": 60}))
+    return run
+
+
+def test_archive_keeps_the_evidence_only_and_never_overwrites(tmp_path, capsys):
+    expdir, records = tmp_path / "exp_grid", tmp_path / "records"
+    finished_run(expdir, "base_seed0")
+    assert _main(["archive", "--expdir", str(expdir), "--records", str(records), "base_seed0"]) == 0
+    kept = sorted(str(p.relative_to(records)) for p in records.rglob("*") if p.is_file())
+    test = "base_seed0/decode_full_joint/test"
+    assert kept == sorted(["base_seed0/config.yaml", "base_seed0/grid_run.json", "base_seed0/train.log",
+                           f"{test}/metrics.json"] + [f"{test}/{u}/{n}" for u in ("score_cer", "score_wer")
+                                                      for n in ("hyp.trn", "hyp.trn.sys", "ref.trn")])
+    # the records alone give the same comparison as the experiment directory
+    spec = load_spec(write(tmp_path / "grid.yaml", SPEC))
+    from_exp, from_records = load_runs(spec, expdir)[0][0], load_runs(spec, records)[0][0]
+    assert [r.scores for r in from_records.results] == [r.scores for r in from_exp.results]
+    assert from_records.params_m == 2.95 and from_records.record == from_exp.record
+    write(expdir / "base_seed0" / "train.log", "changed")
+    assert archive_run(expdir, records, "base_seed0") is None  # a record is never overwritten
+    assert (records / "base_seed0" / "train.log").read_text().startswith("    Total")
+    capsys.readouterr()
+    write(expdir / "student_seed0" / "train.log", "training")   # not finished: no grid_run.json
+    assert _main(["archive", "--expdir", str(expdir), "--records", str(records), "student_seed0"]) == 1
+    assert "student_seed0: no grid_run.json; the run has not finished" in capsys.readouterr().err
+    assert not (records / "student_seed0").exists()
 
 
 def test_compare_cli_lists_runs_not_done_and_fails_on_none(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """run_grid.sh end to end on mini_an4 (its conf/grid.yaml: a baseline and a student distilled
 from it, 2 epochs): training through run.sh, decoding with both full-context searches and
-streaming, sclite, grid_run.json records, skipping finished runs, and RESULTS_grid.md."""
+streaming, sclite, grid_run.json records and their archive, skipping finished runs, and
+RESULTS_grid.md from the archive."""
 import json
 import subprocess
 
@@ -12,7 +13,12 @@ from mini_an4_run import RECIPE, run_mini_an4
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("grid")
-    return run_mini_an4("run_grid.sh", tmp_path, "--chunk_sizes", "4"), tmp_path
+    return run_mini_an4("run_grid.sh", tmp_path, *grid_args(tmp_path)), tmp_path
+
+
+def grid_args(tmp_path):
+    return ["--chunk_sizes", "4", "--records_dir", str(tmp_path / "records"),
+            "--results", str(tmp_path / "RESULTS_grid.md")]
 
 
 def test_grid_runs_records_skips_and_compares(grid):
@@ -22,17 +28,19 @@ def test_grid_runs_records_skips_and_compares(grid):
         assert record["wall_seconds"] > 0 and "--seed 0" in record["command"] and "cores" in record["hardware"]
         assert {d.name for d in (exp / tag).glob("decode_*")} == {
             "decode_full_attention_rescoring", "decode_full_joint", "decode_streaming_chunk4_left-1"}
+        assert (tmp_path / "records" / tag / "grid_run.json").read_text() == (exp / tag / "grid_run.json").read_text()
+        assert not list((tmp_path / "records" / tag).glob("*.pth"))  # evidence, not checkpoints
     assert "--teacher_tag full_only_seed0" in json.loads((exp / "dual_teacher_seed0" / "grid_run.json").read_text())["command"]
-    results = (exp / "RESULTS_grid.md").read_text()
+    results = (tmp_path / "RESULTS_grid.md").read_text()
     assert "| full_only |" in results and "| dual_teacher |" in results
     assert "### dual_teacher: dual-mode student distilled from full_only" in results
     assert " %" in results.split("### dual_teacher")[1]  # relative changes were computed
     assert "Not run yet" not in results
-    # a second call skips both runs and regenerates the table
-    (exp / "RESULTS_grid.md").unlink()
-    run_mini_an4("run_grid.sh", tmp_path, "--chunk_sizes", "4")
+    # a second call skips both runs and regenerates the table from the records
+    (tmp_path / "RESULTS_grid.md").unlink()
+    run_mini_an4("run_grid.sh", tmp_path, *grid_args(tmp_path))
     log = (tmp_path / "run.log").read_text()
-    assert log.count("done before") == 2 and (exp / "RESULTS_grid.md").is_file()
+    assert log.count("done before") == 2 and (tmp_path / "RESULTS_grid.md").read_text() == results
 
 
 def test_probes_of_grid_models(grid):

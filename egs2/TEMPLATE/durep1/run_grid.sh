@@ -5,19 +5,23 @@ set -euo pipefail
 # seed, decoded in full-context mode (with each of its full_searches) and streaming at every
 # --chunk_sizes, and scored with sclite. Each run is an experiment <name>_seed<seed> in
 # --expdir, trained and decoded by the recipe's run.sh (stages 9-12, so every durep.sh option
-# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time). A run that has
-# its grid_run.json is skipped and a killed run resumes from its last checkpoint, so a grid
-# can be run in parts:
+# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time). Its evidence
+# (record, config, train.log, metrics and sclite summaries of every decoding, hypotheses) is
+# then copied to --records_dir, a small directory meant to be committed: experiment directories
+# are large and local, the records outlive them. A run recorded in either is skipped (a teacher
+# recorded but without its checkpoint here is trained again when a student needs it) and a
+# killed run resumes from its last checkpoint, so a grid can be run in parts:
 #   ./run_grid.sh --only "full_only dual" --seeds 0
-# At the end <expdir>/RESULTS_grid.md is regenerated from the experiment directories
-# (python -m espnet_durep.bin.grid compare): the grid, the relative change of each
-# experiment against its baselines, and the runs.
+# At the end --results is regenerated from the records (python -m espnet_durep.bin.grid
+# compare): the grid, the relative change of each experiment against its baselines, the runs.
 
 . scripts/options.sh
 durep_usage="Usage: $0 [options]   (runs the experiment grid of --spec)"
 durep_opt spec conf/grid.yaml "grid spec (experiments, seeds, training options)"
 durep_opt expdir exp_grid "experiment directory of the grid"
 durep_opt dumpdir dump "directory of formatted audio lists (durep.sh --dumpdir)"
+durep_opt records_dir grid_records "evidence of finished runs, kept under version control"
+durep_opt results RESULTS_grid.md "comparison tables written from --records_dir at the end"
 durep_opt only "" "space-separated experiments to run, with the teachers they need (empty: all)"
 durep_opt seeds "" "space-separated seeds (empty: the spec's)"
 durep_opt chunk_sizes "4 8 16" "streaming decoding chunks in encoder frames (40 ms each)"
@@ -43,7 +47,8 @@ plan_args=(--spec "${spec}")
 [ -z "${only}" ] || plan_args+=(--only ${only})
 # shellcheck disable=SC2206
 [ -z "${seeds}" ] || plan_args+=(--seeds ${seeds})
-python3 -m espnet_durep.bin.grid plan "${plan_args[@]}" > "${expdir}/grid_plan.tsv"
+python3 -m espnet_durep.bin.grid plan "${plan_args[@]}" --expdir "${expdir}" --records "${records_dir}" \
+  > "${expdir}/grid_plan.tsv"
 hardware="$(uname -m), $(nproc --all) cores"
 if grep -q -m1 "model name" /proc/cpuinfo 2>/dev/null; then
   hardware="$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores"
@@ -52,10 +57,6 @@ fi
 # the plan is read on fd 3, so that nothing a run starts can consume it from stdin
 while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_config inference_model \
     full_searches; do
-  if [ -f "${expdir}/${tag}/grid_run.json" ]; then
-    log "${tag}: done before (${expdir}/${tag}/grid_run.json), skipped"
-    continue
-  fi
   opts=(--speed_perturb_factors "" --expdir "${expdir}" --dumpdir "${dumpdir}" --stage 9 --stop_stage 12 --seed "${seed}"
         --student_tag "${tag}" --student_config "${config}" --student_init_from_teacher false
         --decode_modes "full streaming" --chunk_sizes "${chunk_sizes}" --left_chunks "${left_chunks}")
@@ -83,6 +84,7 @@ record = {"command": command, "hardware": hardware, "wall_seconds": int(wall),
 open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
   log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
+  python3 -m espnet_durep.bin.grid archive --expdir "${expdir}" --records "${records_dir}" "${tag}"
 done 3< "${expdir}/grid_plan.tsv"
 
-python3 -m espnet_durep.bin.grid compare --spec "${spec}" --expdir "${expdir}" --out "${expdir}/RESULTS_grid.md"
+python3 -m espnet_durep.bin.grid compare --spec "${spec}" --expdir "${records_dir}" --out "${results}"
