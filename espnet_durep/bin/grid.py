@@ -3,7 +3,7 @@
 
     python -m espnet_durep.bin.grid plan --spec conf/grid.yaml [--only NAME ...] [--seeds 0 1] \
         [--expdir exp_grid --records grid_records]
-    python -m espnet_durep.bin.grid archive --expdir exp_grid --records grid_records TAG [TAG ...]
+    python -m espnet_durep.bin.grid archive --spec conf/grid.yaml --expdir exp_grid --records grid_records
     python -m espnet_durep.bin.grid compare --spec conf/grid.yaml --expdir grid_records --out RESULTS_grid.md
 
 The spec (YAML) names every experiment once::
@@ -27,8 +27,8 @@ full searches`` ("-": not given). With ``--expdir`` and ``--records`` it leaves 
 already done: those with a ``grid_run.json`` in either, except a teacher whose checkpoint is
 needed by a run still to do and is not in ``--expdir`` (it is trained again).
 
-``archive`` copies the evidence of finished runs from the experiment directory into the records
-directory, which is small enough to keep under version control: ``grid_run.json``,
+``archive`` copies the evidence of every run of the spec finished in the experiment directory and
+not yet recorded into the records directory, which is small enough to keep under version control: ``grid_run.json``,
 ``config.yaml``, ``train.log`` and, per decoding, ``metrics.json`` and each ``score_*``'s
 sclite summary (``hyp.trn.sys``) and hypotheses/references (``hyp.trn``, ``ref.trn``). A record
 is never overwritten: it is the evidence of the run that produced it.
@@ -447,22 +447,22 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--expdir", type=Path, default=None, help="with --records: leave out the runs done")
     p.add_argument("--records", type=Path, default=None, help="records directory of archived runs")
     p = sub.add_parser("archive", help="copy the evidence of finished runs into the records directory")
+    p.add_argument("--spec", type=Path, required=True)
     p.add_argument("--expdir", type=Path, required=True)
     p.add_argument("--records", type=Path, required=True)
-    p.add_argument("tags", nargs="+")
     p = sub.add_parser("compare", help="write the grid and the comparison tables")
     p.add_argument("--spec", type=Path, required=True)
     p.add_argument("--expdir", type=Path, required=True, help="experiment or records directory")
     p.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        if args.command == "archive":
-            for tag in args.tags:
-                dst = archive_run(args.expdir, args.records, tag)
-                print(f"{tag}: " + (f"archived in {dst}" if dst else f"already in {args.records / tag}, kept"))
-            return 0
         spec = load_spec(args.spec)
-        if args.command == "plan":
+        if args.command == "archive":
+            for e, seed in planned_runs(spec):
+                tag = e.tag(seed)
+                if (args.expdir / tag / RECORD).is_file() and archive_run(args.expdir, args.records, tag):
+                    print(f"{tag}: archived in {args.records / tag}")
+        elif args.command == "plan":
             if (args.expdir is None) != (args.records is None):
                 raise ValueError("plan: give both --expdir and --records, or neither")
             runs = planned_runs(spec, args.only, args.seeds)

@@ -152,26 +152,36 @@ def finished_run(expdir: Path, tag: str) -> Path:
 
 def test_archive_keeps_the_evidence_only_and_never_overwrites(tmp_path, capsys):
     expdir, records = tmp_path / "exp_grid", tmp_path / "records"
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    archive = ["archive", "--spec", str(spec_file), "--expdir", str(expdir), "--records", str(records)]
     finished_run(expdir, "base_seed0")
-    assert _main(["archive", "--expdir", str(expdir), "--records", str(records), "base_seed0"]) == 0
+    write(expdir / "student_seed0" / "train.log", "training")   # not finished: no grid_run.json
+    assert _main(archive) == 0
+    assert "base_seed0: archived in" in capsys.readouterr().out
     kept = sorted(str(p.relative_to(records)) for p in records.rglob("*") if p.is_file())
     test = "base_seed0/decode_full_joint/test"
     assert kept == sorted(["base_seed0/config.yaml", "base_seed0/grid_run.json", "base_seed0/train.log",
                            f"{test}/metrics.json"] + [f"{test}/{u}/{n}" for u in ("score_cer", "score_wer")
                                                       for n in ("hyp.trn", "hyp.trn.sys", "ref.trn")])
     # the records alone give the same comparison as the experiment directory
-    spec = load_spec(write(tmp_path / "grid.yaml", SPEC))
+    spec = load_spec(spec_file)
     from_exp, from_records = load_runs(spec, expdir)[0][0], load_runs(spec, records)[0][0]
     assert [r.scores for r in from_records.results] == [r.scores for r in from_exp.results]
     assert from_records.params_m == 2.95 and from_records.record == from_exp.record
     write(expdir / "base_seed0" / "train.log", "changed")
+    assert _main(archive) == 0 and capsys.readouterr().out == ""
     assert archive_run(expdir, records, "base_seed0") is None  # a record is never overwritten
     assert (records / "base_seed0" / "train.log").read_text().startswith("    Total")
-    capsys.readouterr()
-    write(expdir / "student_seed0" / "train.log", "training")   # not finished: no grid_run.json
-    assert _main(["archive", "--expdir", str(expdir), "--records", str(records), "student_seed0"]) == 1
-    assert "student_seed0: no grid_run.json; the run has not finished" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="student_seed0: no grid_run.json; the run has not finished"):
+        archive_run(expdir, records, "student_seed0")
     assert not (records / "student_seed0").exists()
+    (expdir / "base_seed1" / "decode_full_joint" / "test").mkdir(parents=True)  # decoded, not scored
+    write(expdir / "base_seed1" / "decode_full_joint" / "test" / "metrics.json", "{}")
+    (expdir / "base_seed1" / "decode_full_joint" / "test" / "score_cer").mkdir()
+    write(expdir / "base_seed1" / "grid_run.json", "{}")
+    assert _main(archive) == 1
+    assert "score_cer: no sclite summary hyp.trn.sys" in capsys.readouterr().err
+    assert not list(records.glob("*base_seed1*"))
 
 
 def test_compare_cli_lists_runs_not_done_and_fails_on_none(tmp_path, capsys):

@@ -84,7 +84,9 @@ record = {"command": command, "hardware": hardware, "wall_seconds": int(wall),
 open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
   log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
-  python3 -m espnet_durep.bin.grid archive --expdir "${expdir}" --records "${records_dir}" "${tag}"
+  python3 -m espnet_durep.bin.grid archive --spec "${spec}" --expdir "${expdir}" --records "${records_dir}"
 done 3< "${expdir}/grid_plan.tsv"
+# also runs finished here whose archiving was interrupted
+python3 -m espnet_durep.bin.grid archive --spec "${spec}" --expdir "${expdir}" --records "${records_dir}"
 
 python3 -m espnet_durep.bin.grid compare --spec "${spec}" --expdir "${records_dir}" --out "${results}"
