@@ -38,14 +38,18 @@ def test_decode_speed_quick_reports_tokens_and_ratios():
 
 
 def test_decode_speed_trained_mode_scores_and_splits_each_backend(tmp_path):
+    """A CTC/attention model, a cascaded transducer and an ONNX export, side by side."""
     import soundfile
 
     from espnet_durep.export.onnx import export_onnx
     from espnet_durep.inference.recognizer import Speech2TextDualMode
+    from tiny_asr import save_experiment
     from tiny_onnx import real_speech, tiny_experiment
+    from tiny_transducer import cascaded_config
 
     (tmp_path / "exp").mkdir()
     exp = tiny_experiment(tmp_path / "exp")
+    transducer, _ = save_experiment(tmp_path, "cascade", cascaded_config(), ["--token_type", "char"])
     export_onnx(Speech2TextDualMode.from_pretrained(exp), tmp_path / "onnx")
     data = tmp_path / "data"
     data.mkdir()
@@ -55,13 +59,15 @@ def test_decode_speed_trained_mode_scores_and_splits_each_backend(tmp_path):
     (data / "wav.scp").write_text("".join(f"{u} {data / u}.wav\n" for u in waves))
     (data / "text").write_text("".join(f"{u} HELLO WORLD\n" for u in waves))
     (data / "utt2spk").write_text("".join(f"{u} {u[:4]}\n" for u in waves))
-    out = run_bench("decode_speed.py", "--model_dir", str(exp), "--data_dir", str(data), "--exports",
-                    str(tmp_path / "onnx"), "--out_dir", str(tmp_path / "out"), "--beam_size", "4")
-    for backend in ("pytorch", "onnx:onnx"):
+    out = run_bench("decode_speed.py", "--model_dir", str(exp), str(transducer), "--data_dir", str(data),
+                    "--exports", str(tmp_path / "onnx"), "--out_dir", str(tmp_path / "out"), "--beam_size", "4")
+    assert "pytorch:cascade: " in out and "search transducer_beam" in out
+    assert "search attention_rescoring" in out
+    for backend in ("pytorch:model", "pytorch:cascade", "onnx:onnx"):
         for mode in ("streaming", "full"):
             assert any(line.split()[:2] == [backend, mode] for line in out.splitlines()), (backend, mode)
-    assert "(search + rescoring) / encoder" in out
-    assert (tmp_path / "out" / "pytorch_streaming" / "score_char" / "hyp.trn.sys").is_file()
+    assert "(search + end) / encoder" in out and "pytorch:model: " in out and " M parameters" in out
+    assert (tmp_path / "out" / "pytorch_model_streaming" / "score_char" / "hyp.trn.sys").is_file()
 
 
 def test_linear_floor_times_every_per_frame_weight_once():

@@ -37,15 +37,20 @@ Numbers (one warm-up decode of a short clip per system is excluded):
 
 With random weights the searches do not emit equal output (see ``tokens``), so the ratios
 against ESPnet bound the encoders' and the searches' machinery, not the speed at equal
-quality.  ``--model_dir`` decodes with TRAINED weights instead (a recipe's experiment
-directory, e.g. ``exp/student``), on the real utterances of ``--data_dir``, so that streaming
-and full context are compared at the accuracy the model has (sclite CER/WER per row).  It
-prints, per backend (PyTorch, and each ONNX export given with ``--exports``):
+quality.  ``--model_dir`` decodes with TRAINED weights instead (one or more of a recipe's
+experiment directories, e.g. ``exp/student``, or a teacher and its compressed student), on the
+real utterances of ``--data_dir``, so that streaming and full context are compared at the
+accuracy each model has (sclite CER/WER per row).  It prints, per backend (each model in
+PyTorch, and each ONNX export given with ``--exports``), all timed in one process one after the
+other:
 
+* parameters (PyTorch models);
 * streaming: CER / WER, RTF, and the time per chunk spent in features, encoder and search
-  (CTC prefix beam search + partial result), with the end-of-utterance attention rescoring
-  per utterance; the target is search + rescoring <= 20 % of the encoder's time;
-* full context with the same search (CTC prefix beam + attention rescoring): CER / WER, RTF.
+  (the incremental search + partial result: CTC prefix beam, or a transducer's beam), with the
+  end-of-utterance work per utterance (attention rescoring; a transducer's final step); the
+  target is search + end <= 20 % of the encoder's time;
+* full context with the same search as streaming (CTC prefix beam + attention rescoring, or the
+  transducer's beam over its full-context, look-ahead encoder): CER / WER, RTF.
 
 (ESPnet's streaming recogniser needs its own trained contextual-block model, which the
 recipes do not train, so it is not in this mode.)
@@ -57,6 +62,9 @@ Example::
     # trained weights, from a recipe directory:
     python ../../../tools/bench/decode_speed.py --model_dir exp/student --data_dir dump/raw/test \
         --exports exp/student/onnx --out_dir exp/student/decode_speed
+    # a cascaded transducer teacher and its compressed student, side by side:
+    python ../../../tools/bench/decode_speed.py --model_dir exp_grid/cascade_teacher_seed0 \
+        exp_grid/cascade_student_kd_seed0 --data_dir dump/raw/test --out_dir exp_grid/decode_speed
 """
 from __future__ import annotations
 
@@ -121,9 +129,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--vocab_size", type=int, default=300, help="tokens in the shared token list")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     p.add_argument("--quick", action="store_true", help="tiny models and 3 s of audio (smoke check)")
-    p.add_argument("--model_dir", type=Path, help="trained experiment directory (trained-weights mode)")
+    p.add_argument("--model_dir", type=Path, nargs="+", help="trained experiment directories (trained-weights mode)")
     p.add_argument("--data_dir", type=Path, help="data directory (wav.scp, text, utt2spk) of the trained mode")
-    p.add_argument("--exports", type=Path, nargs="*", default=[], help="ONNX exports of --model_dir to time too")
+    p.add_argument("--exports", type=Path, nargs="*", default=[], help="ONNX exports to time too")
     p.add_argument("--max_utts", type=int, default=200, help="utterances of --data_dir decoded (0: all)")
     p.add_argument("--out_dir", type=Path, help="where the trained mode writes hypotheses and sclite reports")
     args = p.parse_args(argv)
@@ -319,31 +327,50 @@ def stream_with_breakdown(s2t, wave: np.ndarray, chunk_size: int, left: int, spe
     return result
 
 
+def safe(name: str) -> str:
+    """A backend name ("pytorch:exp", "onnx:dir") as a directory name."""
+    return name.replace(":", "_").replace(" ", "_")
+
+
+def same_search_recogniser(model_dir: Path, **kw) -> Speech2TextDualMode:
+    """A trained model decoding full context with its streaming search: CTC prefix beam + attention
+    rescoring for CTC/attention models, the transducer beam (the only one) for transducers."""
+    s2t = Speech2TextDualMode.from_pretrained(model_dir, **kw)
+    streaming = s2t.search_name("streaming")
+    if s2t.search_name("full") == streaming:
+        return s2t
+    return Speech2TextDualMode.from_pretrained(model_dir, full_search=streaming, **kw)
+
+
 def trained(args: argparse.Namespace) -> dict:
     """Trained-weights mode: streaming (with the per-chunk breakdown) and full context per backend."""
     from bench_common import load_waves, score
     from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 
     kw = dict(beam_size=args.beam_size, ctc_weight=CTC_WEIGHT)
-    backends = {"pytorch": Speech2TextDualMode.from_pretrained(args.model_dir, full_search="attention_rescoring",
-                                                                **kw)}
+    backends = {f"pytorch:{d.name}": same_search_recogniser(d, **kw) for d in args.model_dir}
     for export in args.exports:
         backends[f"onnx:{export.name}"] = OnnxSpeech2Text(export, num_threads=1, **kw)
-    waves = load_waves(args.data_dir, backends["pytorch"], args.max_utts)
+    waves = load_waves(args.data_dir, next(iter(backends.values())), args.max_utts)
     audio_s = sum(w.size for w in waves.values()) / SAMPLE_RATE
-    print(f"{args.model_dir}: {len(waves)} utterances ({audio_s / 60:.1f} min) of {args.data_dir}; chunk "
-          f"{args.chunk_size} frames, {args.num_left_chunks} left chunks, beam {args.beam_size}, 1 thread\n")
+    print(f"{len(waves)} utterances ({audio_s / 60:.1f} min) of {args.data_dir}; chunk "
+          f"{args.chunk_size} frames, {args.num_left_chunks} left chunks, beam {args.beam_size}, 1 thread")
+    for name, s2t in backends.items():
+        if isinstance(s2t, Speech2TextDualMode):
+            params = sum(p.numel() for p in s2t.model.parameters()) / 1e6
+            print(f"  {name}: {params:.2f} M parameters, search {s2t.search_name('streaming')}")
+    print()
     lines, parts, out = [], [], {}
     for name, s2t in backends.items():
         s2t(next(iter(waves.values())))  # warm-up
         spent = Breakdown()
         results = {u: stream_with_breakdown(s2t, w, args.chunk_size, args.num_left_chunks, spent)
                    for u, w in waves.items()}
-        rates = score(results, args.data_dir, args.out_dir / f"{name.replace(' ', '_')}_streaming")
+        rates = score(results, args.data_dir, args.out_dir / f"{safe(name)}_streaming")
         tic = time.perf_counter()
         full = {u: s2t(w) for u, w in waves.items()}
         full_s = time.perf_counter() - tic
-        full_rates = score(full, args.data_dir, args.out_dir / f"{name.replace(' ', '_')}_full")
+        full_rates = score(full, args.data_dir, args.out_dir / f"{safe(name)}_full")
         lines += [[name, "streaming", f"{rates['char']:.1f}", f"{rates['word']:.1f}", f"{spent.total / audio_s:.4f}"],
                   [name, "full", f"{full_rates['char']:.1f}", f"{full_rates['word']:.1f}", f"{full_s / audio_s:.4f}"]]
         per_chunk = [1000 * getattr(spent, k) / spent.chunks for k in ("features", "encoder", "search")]
@@ -353,10 +380,11 @@ def trained(args: argparse.Namespace) -> dict:
                       "yes" if share <= 0.2 else "NO"])
         out[name] = {"streaming": rates, "full": full_rates, "breakdown": spent, "full_s": full_s}
     print_table(["backend", "mode", "CER %", "WER %", "RTF"], lines, left=2)
-    print(f"\nstreaming, per chunk of {args.chunk_size * FRAME_MS:.0f} ms (search: CTC prefix beam + partial; "
-          f"rescoring: attention rescoring at the end, per utterance); target: search + rescoring <= 20 % of encoder")
-    print_table(["backend", "chunks", "features ms", "encoder ms", "search ms", "rescoring ms/utt",
-                 "(search + rescoring) / encoder", "met"], parts)
+    print(f"\nstreaming, per chunk of {args.chunk_size * FRAME_MS:.0f} ms (search: the incremental search + "
+          f"partial result; end: attention rescoring, or a transducer's final step, per utterance); "
+          f"target: search + end <= 20 % of encoder")
+    print_table(["backend", "chunks", "features ms", "encoder ms", "search ms", "end ms/utt",
+                 "(search + end) / encoder", "met"], parts)
     return out
 
 
