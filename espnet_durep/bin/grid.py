@@ -35,7 +35,7 @@ is never overwritten: it is the evidence of the run that produced it.
 
 ``compare`` reads each run's decodings (``<expdir>/<tag>/decode_*/<test>/``, as in
 :mod:`espnet_durep.bin.make_results`; an experiment or a records directory), its ``train.log`` (parameters, updates) and the
-``grid_run.json`` the runner wrote (command, hardware, wall time). It writes Markdown: the
+``grid_run.json`` the runner wrote (command, hardware, wall time, code commit). It writes Markdown: the
 grid (experiment x test set x mode x chunk x left context x search, mean and spread over
 seeds), the relative change of every experiment against each of its baselines on the
 settings both decoded, and the runs.
@@ -424,15 +424,16 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
                               relative(mean(c.wer), mean(base.wer) if base else None)]
                 lines.append(_row(cells))
             lines.append("")
-    lines += ["## Runs", "", "Command, hardware and wall time of each run, as recorded by the runner "
-              "(`grid_run.json`); updates = training steps (ESPnet's train `total_count`).", "",
-              _row(["run", "updates", "wall time", "hardware", "command"]), "|---|---|---|---|---|"]
+    lines += ["## Runs", "", "Command, hardware, wall time and code commit of each run, as recorded by the "
+              "runner (`grid_run.json`; `+modified`: the package or conf/ differed from the commit); "
+              "updates = training steps (ESPnet's train `total_count`).", "",
+              _row(["run", "updates", "wall time", "hardware", "code", "command"]), "|---|---|---|---|---|---|"]
     for run in runs:
         rec = run.record or {}
         wall = rec.get("wall_seconds")
         lines.append(_row([run.tag, "-" if run.updates is None else str(run.updates),
                            "-" if wall is None else f"{wall / 60:.1f} min", rec.get("hardware", "-"),
-                           "`" + rec["command"] + "`" if rec.get("command") else "-"]))
+                           rec.get("code", "-"), "`" + rec["command"] + "`" if rec.get("command") else "-"]))
     lines.append("")
     return "\n".join(lines)
 

@@ -7,6 +7,13 @@ context (the start of an utterance) is filled with the blank id, which doubles a
 start symbol.  The joint network's output layer reuses the embedding matrix (the same
 ``Parameter``), so the joint space has the embedding width.
 
+Because the embedding is also an output layer, it is initialised like one: N(0, 1/E), not
+``nn.Embedding``'s N(0, 1).  With N(0, 1) the untrained joint emits confident random
+posteriors (logit std ~6.5, mean top probability ~0.76 with E=144 and 31 tokens), and a
+from-scratch cascaded transducer then sat on the blank plateau for its whole training
+budget (speechocean762 RESULTS.md).  The layer norm after the weighted sum makes the
+prediction itself independent of this scale.
+
 Parameters, with V tokens, embedding width E, context N and encoder width D:
 
 * prediction network: ``V*E + N*E`` (+ ``2*E`` with layer norm);
@@ -28,6 +35,19 @@ def _activation(name: str, option: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"{option} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]()
+
+
+class TiedEmbedding(nn.Embedding):
+    """An embedding that is also an output layer, initialised N(0, 1/E) like one.
+
+    ESPnet's ``init`` option resets every ``nn.Embedding`` to N(0, 1) and then calls each
+    module's ``espnet_initialization_fn``; both land here.
+    """
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight, std=self.embedding_dim ** -0.5)
+
+    espnet_initialization_fn = reset_parameters
 
 
 class TiedReducedPredictionNetwork(AbsDecoder):
@@ -70,7 +90,7 @@ class TiedReducedPredictionNetwork(AbsDecoder):
         self.embed_dim = embed_dim
         self.context_size = context_size
         self.blank_id = blank_id
-        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.embed = TiedEmbedding(vocab_size, embed_dim)
         self.position_weights = nn.Parameter(torch.ones(context_size, embed_dim))
         self.norm = nn.LayerNorm(embed_dim) if use_layer_norm else nn.Identity()
         self.activation = _activation(activation, "activation")

@@ -33,6 +33,22 @@ def test_output_layer_is_the_embedding_parameter():
     assert state["output.weight"].data_ptr() == decoder.state_dict()["embed.weight"].data_ptr()
 
 
+@pytest.mark.parametrize("init", [None, "xavier_uniform", "kaiming_normal", "chainer"])
+def test_untrained_joint_is_not_confident(init):
+    """The tied embedding starts at an output layer's scale, also after ESPnet's ``init``."""
+    from espnet2.torch_utils.initialize import initialize
+
+    torch.manual_seed(0)
+    decoder = TiedReducedPredictionNetwork(31, 144, embed_dim=144)
+    joint = TiedJointNetwork(144, decoder, joint_activation_type="tanh")
+    if init is not None:
+        initialize(torch.nn.ModuleDict({"decoder": decoder, "joint": joint}), init)
+    assert decoder.embed.weight.std().item() == pytest.approx(144 ** -0.5, rel=0.05)
+    logits = joint(torch.randn(2, 50, 144), decoder(torch.randint(1, 31, (2, 10))))
+    top = logits.softmax(-1).max(-1).values.mean().item()
+    assert top < 0.2, f"mean top posterior {top:.2f} of an untrained joint over 31 tokens"
+
+
 @pytest.mark.parametrize("embed_dim,context_size,use_layer_norm", [(8, 2, True), (16, 1, False), (6, 4, True)])
 def test_parameter_count_matches_the_formula(embed_dim, context_size, use_layer_norm):
     decoder, joint = make(embed_dim, context_size, use_layer_norm)

@@ -5,7 +5,7 @@ set -euo pipefail
 # seed, decoded in full-context mode (with each of its full_searches) and streaming at every
 # --chunk_sizes, and scored with sclite. Each run is an experiment <name>_seed<seed> in
 # --expdir, trained and decoded by the recipe's run.sh (stages 9-12, so every durep.sh option
-# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time). Its evidence
+# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time, code commit). Its evidence
 # (record, config, train.log, metrics and sclite summaries of every decoding, hypotheses) is
 # then copied to --records_dir, a small directory meant to be committed: experiment directories
 # are large and local, the records outlive them. A run recorded in either is skipped (a teacher
@@ -72,14 +72,20 @@ while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_c
   # shellcheck disable=SC2206  # extra options are split on purpose
   opts+=(${run_args})
   command="./run.sh$(printf ' %q' "${opts[@]}")"
-  log "${tag} (${name}, seed ${seed}): ${command}"
+  # the code the run trains with: the commit, "+modified" when the package or conf/ differ from it
+  code=unknown
+  if top="$(git rev-parse --show-toplevel 2>/dev/null)"; then
+    code="$(git rev-parse --short=12 HEAD)"
+    git diff --quiet HEAD -- "${top}/espnet_durep" conf || code+="+modified"
+  fi
+  log "${tag} (${name}, seed ${seed}, code ${code}): ${command}"
   start=$(date +%s)
   ./run.sh "${opts[@]}"
   wall=$(( $(date +%s) - start ))
-  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" <<'EOF'
+  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" "${code}" <<'EOF'
 import datetime, json, sys
-out, command, hardware, wall = sys.argv[1:]
-record = {"command": command, "hardware": hardware, "wall_seconds": int(wall),
+out, command, hardware, wall, code = sys.argv[1:]
+record = {"command": command, "hardware": hardware, "wall_seconds": int(wall), "code": code,
           "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
