@@ -117,7 +117,8 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
               "    Total Number of model parameters: 2.95 M\n"
               "x INFO: 20epoch results: [train] loss=1.0, total_count=4200, [valid] loss=2.0, total_count=380\n")
     write(expdir / "base_seed0" / "grid_run.json",
-          json.dumps({"command": "./run.sh --seed 0", "hardware": "some CPU, 2 cores", "wall_seconds": 960}))
+          json.dumps({"command": "./run.sh --seed 0", "hardware": "some CPU, 2 cores", "wall_seconds": 960,
+                      "code": "0123456789ab"}))
     spec = load_spec(spec_file)
     runs, missing = load_runs(spec, expdir)
     assert missing == [] and len(runs) == 4
@@ -128,8 +129,8 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     # student 37.0 vs base 42.0: -11.9 %; WER 72 vs 80: -10.0 %
     assert "### student: distilled" in text
     assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 % | -10.0 % |" in text
-    assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | `./run.sh --seed 0` |" in text
-    assert "| student_seed1 | - | - | - | - |" in text
+    assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | 0123456789ab | `./run.sh --seed 0` |" in text
+    assert "| student_seed1 | - | - | - | - | - |" in text
 
 
 def finished_run(expdir: Path, tag: str) -> Path:
