@@ -12,7 +12,7 @@ set -euo pipefail
 # recorded but without its checkpoint here is trained again when a student needs it) and a
 # killed run resumes from its last checkpoint, so a grid can be run in parts:
 #   ./run_grid.sh --only "full_only dual" --seeds 0
-# At the end --results is regenerated from the records (python -m espnet_durep.bin.grid
+# After every run --results is regenerated from the records (python -m espnet_durep.bin.grid
 # compare): the grid, the relative change of each experiment against its baselines, the runs.
 
 . scripts/options.sh
@@ -91,6 +91,8 @@ open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
   log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
   python3 -m espnet_durep.bin.grid archive --spec "${spec}" --expdir "${expdir}" --records "${records_dir}"
+  # the table is current after every run, so that a grid stopped part-way leaves it up to date
+  python3 -m espnet_durep.bin.grid compare --spec "${spec}" --expdir "${records_dir}" --out "${results}"
 done 3< "${expdir}/grid_plan.tsv"
 # also runs finished here whose archiving was interrupted
 python3 -m espnet_durep.bin.grid archive --spec "${spec}" --expdir "${expdir}" --records "${records_dir}"
