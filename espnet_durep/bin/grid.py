@@ -29,12 +29,12 @@ needed by a run still to do and is not in ``--expdir`` (it is trained again).
 
 ``archive`` copies the evidence of every run of the spec finished in the experiment directory and
 not yet recorded into the records directory, which is small enough to keep under version control: ``grid_run.json``,
-``config.yaml``, ``train.log`` and, per decoding, ``metrics.json`` and each ``score_*``'s
+``config.yaml``, ``train.log`` (and ``train.<n>.log`` of the attempts before a resume) and, per decoding, ``metrics.json`` and each ``score_*``'s
 sclite summary (``hyp.trn.sys``) and hypotheses/references (``hyp.trn``, ``ref.trn``). A record
 is never overwritten: it is the evidence of the run that produced it.
 
 ``compare`` reads each run's decodings (``<expdir>/<tag>/decode_*/<test>/``, as in
-:mod:`espnet_durep.bin.make_results`; an experiment or a records directory), its ``train.log`` (parameters, updates) and the
+:mod:`espnet_durep.bin.make_results`; an experiment or a records directory), its training logs (parameters, updates) and the
 ``grid_run.json`` the runner wrote (command, hardware, wall time, code commit). It writes Markdown: the
 grid (experiment x test set x mode x chunk x left context x search, mean and spread over
 seeds), the relative change of every experiment against each of its baselines on the
@@ -65,6 +65,7 @@ UPDATES = re.compile(r"epoch results: \[train\].*?total_count=(\d+)")
 SCALE = {"": 1e-6, "K": 1e-3, "M": 1.0, "G": 1e3}
 RECORD = "grid_run.json"  # written by the runner when a run has trained, decoded and scored
 RUN_EVIDENCE = (RECORD, "config.yaml", "train.log")
+EARLIER_TRAIN_LOGS = "train.*.log"  # logs of the attempts before a resume (durep.sh), oldest first
 SCORE_EVIDENCE = ("hyp.trn.sys", "hyp.trn", "ref.trn")
 
 
@@ -224,6 +225,7 @@ def evidence_files(run_dir: Path) -> List[Path]:
     if not (run_dir / RECORD).is_file():
         raise ValueError(f"{run_dir}: no {RECORD}; the run has not finished (the runner writes it last)")
     files = [Path(n) for n in RUN_EVIDENCE if (run_dir / n).is_file()]
+    files += [p.relative_to(run_dir) for p in train_logs(run_dir)[:-1]]
     for metrics in sorted(run_dir.glob("decode_*/*/metrics.json")):
         files.append(metrics.relative_to(run_dir))
         for score_dir in sorted(d for d in metrics.parent.glob("score_*") if d.is_dir()):
@@ -319,15 +321,28 @@ class Run:
     record: Optional[dict]
 
 
-def train_log_facts(train_log: Path) -> Tuple[Optional[float], Optional[int]]:
-    """(parameters in millions, training updates) from an ESPnet train.log."""
-    if not train_log.is_file():
-        return None, None
-    text = train_log.read_text(encoding="utf-8", errors="replace")
-    params = PARAMS.search(text)
-    updates = UPDATES.findall(text)
-    return (float(params.group(1)) * SCALE[params.group(2)] if params else None,
-            int(updates[-1]) if updates else None)
+def train_logs(run_dir: Path) -> List[Path]:
+    """The training logs of a run, oldest attempt first: ``train.<n>.log`` (attempts before a
+    resume, by n), then ``train.log``."""
+    def attempt(p: Path) -> int:
+        n = p.name[len("train."):-len(".log")]
+        return int(n) if n.isdigit() else -1
+
+    earlier = sorted((p for p in run_dir.glob(EARLIER_TRAIN_LOGS) if attempt(p) > 0), key=attempt)
+    return earlier + [p for p in [run_dir / "train.log"] if p.is_file()]
+
+
+def train_log_facts(run_dir: Path) -> Tuple[Optional[float], Optional[int]]:
+    """(parameters in millions, training updates) from a run's ESPnet training logs; the
+    updates are those of the last epoch logged by any attempt."""
+    params, updates = None, None
+    for log in train_logs(run_dir):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        if (found := PARAMS.search(text)) is not None:
+            params = float(found.group(1)) * SCALE[found.group(2)]
+        if counts := UPDATES.findall(text):
+            updates = int(counts[-1])
+    return params, updates
 
 
 def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
@@ -341,7 +356,7 @@ def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
                 continue
             record_file = expdir / tag / RECORD
             record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
-            params, updates = train_log_facts(expdir / tag / "train.log")
+            params, updates = train_log_facts(expdir / tag)
             runs.append(Run(e, seed, tag, collect(expdir, [tag]), params, updates, record))
     return runs, missing
 
@@ -424,15 +439,16 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
                               relative(mean(c.wer), mean(base.wer) if base else None)]
                 lines.append(_row(cells))
             lines.append("")
-    lines += ["## Runs", "", "Command, hardware, wall time and code commit of each run, as recorded by the "
+    lines += ["## Runs", "", "Command, hardware, wall time (summed over the attempts of a run that was killed "
+              "and resumed) and code commit of each run, as recorded by the "
               "runner (`grid_run.json`; `+modified`: the package or conf/ differed from the commit); "
               "updates = training steps (ESPnet's train `total_count`).", "",
               _row(["run", "updates", "wall time", "hardware", "code", "command"]), "|---|---|---|---|---|---|"]
     for run in runs:
         rec = run.record or {}
-        wall = rec.get("wall_seconds")
-        lines.append(_row([run.tag, "-" if run.updates is None else str(run.updates),
-                           "-" if wall is None else f"{wall / 60:.1f} min", rec.get("hardware", "-"),
+        wall, attempts = rec.get("wall_seconds"), rec.get("attempts", 1)
+        wall_cell = "-" if wall is None else f"{wall / 60:.1f} min" + (f" ({attempts} attempts)" if attempts > 1 else "")
+        lines.append(_row([run.tag, "-" if run.updates is None else str(run.updates), wall_cell, rec.get("hardware", "-"),
                            rec.get("code", "-"), "`" + rec["command"] + "`" if rec.get("command") else "-"]))
     lines.append("")
     return "\n".join(lines)

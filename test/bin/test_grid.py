@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from espnet_durep.bin.grid import (_main, archive_run, load_runs, load_spec, plan_lines, planned_runs,
-                                   render_compare, runs_to_do)
+                                   render_compare, runs_to_do, train_log_facts)
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +183,34 @@ def test_archive_keeps_the_evidence_only_and_never_overwrites(tmp_path, capsys):
     assert _main(archive) == 1
     assert "score_cer: no sclite summary hyp.trn.sys" in capsys.readouterr().err
     assert not list(records.glob("*base_seed1*"))
+
+
+def test_a_resumed_run_keeps_every_attempt_log(tmp_path):
+    """durep.sh keeps the log of each attempt before a resume as train.<n>.log: the facts come from
+    all of them, and the archive keeps them all."""
+    run = finished_run(tmp_path / "exp_grid", "base_seed0")
+    write(run / "train.1.log", "    Total Number of model parameters: 2.95 M\n"
+          "x INFO: 1epoch results: [train] loss=1.0, total_count=210, [valid] loss=2.0, total_count=19\n")
+    write(run / "train.2.log", "x INFO: 2epoch results: [train] loss=1.0, total_count=420, [valid] loss=2.0\n")
+    write(run / "train.log", "x INFO: The training was resumed using exp/checkpoint.pth\n")  # nothing left to train
+    write(run / "train.x.log", "not an attempt")
+    assert train_log_facts(run) == (2.95, 420)
+    records = tmp_path / "records"
+    archive_run(tmp_path / "exp_grid", records, "base_seed0")
+    assert sorted(p.name for p in (records / "base_seed0").glob("train*.log")) == [
+        "train.1.log", "train.2.log", "train.log"]
+    assert train_log_facts(records / "base_seed0") == (2.95, 420)
+
+
+def test_runs_table_sums_attempts(tmp_path):
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    run = finished_run(tmp_path / "exp_grid", "base_seed0")
+    write(run / "grid_run.json", json.dumps({"command": "./run.sh", "hardware": "cpu", "wall_seconds": 600,
+                                             "attempts": 2, "code": "0123456789ab"}))
+    spec = load_spec(spec_file)
+    runs, missing = load_runs(spec, tmp_path / "exp_grid")
+    text = render_compare(spec, runs, missing, tmp_path / "exp_grid")
+    assert "| base_seed0 | - | 10.0 min (2 attempts) | cpu | 0123456789ab | `./run.sh` |" in text
 
 
 def test_compare_cli_lists_runs_not_done_and_fails_on_none(tmp_path, capsys):

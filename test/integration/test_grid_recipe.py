@@ -13,6 +13,9 @@ from mini_an4_run import RECIPE, run_mini_an4
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("grid")
+    # an earlier attempt of full_only, killed 100 s after its start: its time counts in the record
+    (tmp_path / "exp" / "full_only_seed0" / "grid_attempts").mkdir(parents=True)
+    (tmp_path / "exp" / "full_only_seed0" / "grid_attempts" / "1000").write_text("1100\n")
     return run_mini_an4("run_grid.sh", tmp_path, *grid_args(tmp_path)), tmp_path
 
 
@@ -26,16 +29,20 @@ def test_grid_runs_records_skips_and_compares(grid):
     for tag in ("full_only_seed0", "dual_teacher_seed0"):
         record = json.loads((exp / tag / "grid_run.json").read_text())
         assert record["wall_seconds"] > 0 and "--seed 0" in record["command"] and "cores" in record["hardware"]
+        assert len(record["code"]) >= 12  # the commit the run trained with
         assert {d.name for d in (exp / tag).glob("decode_*")} == {
             "decode_full_attention_rescoring", "decode_full_joint", "decode_streaming_chunk4_left-1"}
         assert (tmp_path / "records" / tag / "grid_run.json").read_text() == (exp / tag / "grid_run.json").read_text()
         assert not list((tmp_path / "records" / tag).glob("*.pth"))  # evidence, not checkpoints
+    records = {tag: json.loads((exp / tag / "grid_run.json").read_text()) for tag in ("full_only_seed0", "dual_teacher_seed0")}
+    assert records["full_only_seed0"]["attempts"] == 2 and records["dual_teacher_seed0"]["attempts"] == 1
+    assert records["full_only_seed0"]["wall_seconds"] >= 100
     assert "--teacher_tag full_only_seed0" in json.loads((exp / "dual_teacher_seed0" / "grid_run.json").read_text())["command"]
     results = (tmp_path / "RESULTS_grid.md").read_text()
     assert "| full_only |" in results and "| dual_teacher |" in results
     assert "### dual_teacher: dual-mode student distilled from full_only" in results
     assert " %" in results.split("### dual_teacher")[1]  # relative changes were computed
-    assert "Not run yet" not in results
+    assert "Not run yet" not in results and "(2 attempts) |" in results.split("| full_only_seed0 |")[1].split("\n")[0]
     # a second call skips both runs and regenerates the table from the records
     (tmp_path / "RESULTS_grid.md").unlink()
     run_mini_an4("run_grid.sh", tmp_path, *grid_args(tmp_path))

@@ -1,6 +1,6 @@
 """A training run killed with SIGKILL in the middle of an epoch resumes from its last
 checkpoint: the second run of the same stage skips the finished epochs and ends with the
-configured number of epochs (mini_an4 teacher, 3 epochs)."""
+configured number of epochs (mini_an4 teacher, 3 epochs), and the killed attempt's log is kept."""
 import os
 import signal
 import subprocess
@@ -34,6 +34,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     done = subprocess.run(stage7, cwd=RECIPE, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     resumed = log.read_text(errors="replace")
+    assert (exp / "teacher" / "train.1.log").read_text(errors="replace") == killed  # the first attempt's log is kept
     assert "The training was resumed using" in resumed
     assert "1epoch results" not in resumed  # epoch 1 was not trained again
     assert "2epoch results" in resumed and "3epoch results" in resumed

@@ -164,6 +164,13 @@ train_model() {
   [ "${feats_normalize}" = global_mvn ] && \
     norm_args=(--normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
   mkdir -p "${dir}"
+  # a resumed run keeps the log of every earlier attempt: train.log -> train.1.log, train.2.log, ...
+  if [ -f "${dir}/train.log" ]; then
+    local attempt=1
+    while [ -e "${dir}/train.${attempt}.log" ]; do attempt=$((attempt + 1)); done
+    mv "${dir}/train.log" "${dir}/train.${attempt}.log"
+    log "  earlier attempt's log kept as ${dir}/train.${attempt}.log"
+  fi
   # shellcheck disable=SC2086  # extra options are split on purpose
   run_logged --gpu "${ngpu}" "${dir}/train.log" \
     env OMP_NUM_THREADS="${train_threads}" ${python} -m espnet_durep.bin.durep_train \

@@ -5,7 +5,8 @@ set -euo pipefail
 # seed, decoded in full-context mode (with each of its full_searches) and streaming at every
 # --chunk_sizes, and scored with sclite. Each run is an experiment <name>_seed<seed> in
 # --expdir, trained and decoded by the recipe's run.sh (stages 9-12, so every durep.sh option
-# applies) and recorded in <tag>/grid_run.json (command, hardware, wall time, code commit). Its evidence
+# applies) and recorded in <tag>/grid_run.json (command, hardware, code commit, and the wall
+# time summed over its attempts when it was killed and resumed). Its evidence
 # (record, config, train.log, metrics and sclite summaries of every decoding, hypotheses) is
 # then copied to --records_dir, a small directory meant to be committed: experiment directories
 # are large and local, the records outlive them. A run recorded in either is skipped (a teacher
@@ -79,14 +80,27 @@ while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_c
     git diff --quiet HEAD -- "${top}/espnet_durep" conf || code+="+modified"
   fi
   log "${tag} (${name}, seed ${seed}, code ${code}): ${command}"
+  # Wall time over every attempt of a run (a killed run resumes): each attempt's file in
+  # <tag>/grid_attempts/ is named by its start time and holds the last time it was seen alive.
+  attempts="${expdir}/${tag}/grid_attempts"
+  mkdir -p "${attempts}"
   start=$(date +%s)
+  ( while :; do date +%s > "${attempts}/${start}"; sleep 30; done ) &
+  heartbeat=$!
+  trap 'kill "${heartbeat}" 2>/dev/null || true' EXIT
   ./run.sh "${opts[@]}"
-  wall=$(( $(date +%s) - start ))
-  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" "${code}" <<'EOF'
+  kill "${heartbeat}"; wait "${heartbeat}" 2>/dev/null || true
+  date +%s > "${attempts}/${start}"
+  wall=0 n_attempts=0
+  for f in "${attempts}"/*; do
+    seen="$(cat "${f}")"  # empty only if an attempt was killed while writing it
+    wall=$(( wall + ${seen:-$(basename "${f}")} - $(basename "${f}") )); n_attempts=$(( n_attempts + 1 ))
+  done
+  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" "${code}" "${n_attempts}" <<'EOF'
 import datetime, json, sys
-out, command, hardware, wall, code = sys.argv[1:]
-record = {"command": command, "hardware": hardware, "wall_seconds": int(wall), "code": code,
-          "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+out, command, hardware, wall, code, attempts = sys.argv[1:]
+record = {"command": command, "hardware": hardware, "wall_seconds": int(wall), "attempts": int(attempts),
+          "code": code, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
   log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
