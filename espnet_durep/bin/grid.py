@@ -65,7 +65,7 @@ UPDATES = re.compile(r"epoch results: \[train\].*?total_count=(\d+)")
 SCALE = {"": 1e-6, "K": 1e-3, "M": 1.0, "G": 1e3}
 RECORD = "grid_run.json"  # written by the runner when a run has trained, decoded and scored
 RUN_EVIDENCE = (RECORD, "config.yaml", "train.log")
-EARLIER_TRAIN_LOGS = "train.*.log"  # logs of the attempts before a resume (durep.sh), oldest first
+EARLIER_TRAIN_LOG = re.compile(r"train\.(\d+)\.log")  # attempt n before a resume (durep.sh)
 SCORE_EVIDENCE = ("hyp.trn.sys", "hyp.trn", "ref.trn")
 
 
@@ -324,12 +324,9 @@ class Run:
 def train_logs(run_dir: Path) -> List[Path]:
     """The training logs of a run, oldest attempt first: ``train.<n>.log`` (attempts before a
     resume, by n), then ``train.log``."""
-    def attempt(p: Path) -> int:
-        n = p.name[len("train."):-len(".log")]
-        return int(n) if n.isdigit() else -1
-
-    earlier = sorted((p for p in run_dir.glob(EARLIER_TRAIN_LOGS) if attempt(p) > 0), key=attempt)
-    return earlier + [p for p in [run_dir / "train.log"] if p.is_file()]
+    earlier = {int(m.group(1)): p for p in run_dir.glob("train.*.log")
+               if (m := EARLIER_TRAIN_LOG.fullmatch(p.name))}
+    return [earlier[n] for n in sorted(earlier)] + [p for p in [run_dir / "train.log"] if p.is_file()]
 
 
 def train_log_facts(run_dir: Path) -> Tuple[Optional[float], Optional[int]]:
