@@ -151,9 +151,13 @@ class TiedJointNetwork(nn.Module):
         """(..., D) encoder frames -> (..., E) joint-space contribution."""
         return self.lin_enc(enc)
 
-    def hidden(self, enc_proj: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
-        """Joint hidden activations from broadcastable (..., E) encoder / prediction parts."""
-        return self.dropout(self.activation(enc_proj + self.lin_dec(pred)))
+    def project_prediction(self, pred: torch.Tensor) -> torch.Tensor:
+        """(..., E) prediction network output -> (..., E) joint-space contribution."""
+        return self.lin_dec(pred)
+
+    def hidden(self, enc_proj: torch.Tensor, pred_proj: torch.Tensor) -> torch.Tensor:
+        """Joint hidden activations from broadcastable (..., E) encoder / prediction projections."""
+        return self.dropout(self.activation(enc_proj + pred_proj))
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., E) joint hidden -> (..., V) logits."""
@@ -161,4 +165,4 @@ class TiedJointNetwork(nn.Module):
 
     def forward(self, enc: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
         """Lattice logits: enc (B, T, D), pred (B, U+1, E) -> (B, T, U+1, V)."""
-        return self.logits(self.hidden(self.project_encoder(enc)[:, :, None], pred[:, None]))
+        return self.logits(self.hidden(self.project_encoder(enc)[:, :, None], self.project_prediction(pred)[:, None]))

@@ -17,25 +17,28 @@ with one batched call per step.
 from __future__ import annotations
 
 import math
-
-from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 import torch
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
 from espnet_durep.search.base import Hypothesis, StreamingSearch
+from espnet_durep.search.trie import Frames, PrefixTrie, frame_list
 
 
-@dataclass
-class _Hyp:
-    tokens: Tuple[int, ...]
+class _Hyp(NamedTuple):
+    node: int  # token prefix, a node of the search's PrefixTrie
     score: float
-    frames: Tuple[int, ...] = field(default=())
+    frames: Frames  # token frames, last token first
 
 
 class TransducerSearch(StreamingSearch):
     """Greedy (``beam_size`` 1) or beam search over a tied-and-reduced transducer.
+
+    Hypotheses are nodes of a token trie, so extending and merging them costs the same
+    whatever their length.  The prediction network's joint-space output depends only on a
+    hypothesis' last ``context_size`` labels; it is computed once per distinct context in an
+    utterance (a batched call for the new contexts of a step) and looked up afterwards.
 
     Args:
         prediction_network, joint_network: the model's transducer decoder and joint.
@@ -67,39 +70,51 @@ class TransducerSearch(StreamingSearch):
         self.reset()
 
     def reset(self) -> None:
-        self._beam: List[_Hyp] = [_Hyp((), 0.0)]
+        self._trie = PrefixTrie()
+        self._context: List[Tuple[int, ...]] = [(self.blank_id,) * self.prediction_network.context_size]  # per node
+        self._pred_proj: Dict[Tuple[int, ...], torch.Tensor] = {}  # context -> (E,) joint-space prediction
+        self._beam: List[_Hyp] = [_Hyp(PrefixTrie.ROOT, 0.0, None)]
         self._frames = 0
 
     @property
     def frames_seen(self) -> int:
         return self._frames
 
-    def _contexts(self, hyps: List[_Hyp], device: torch.device) -> torch.Tensor:
-        n = self.prediction_network.context_size
-        rows = [((self.blank_id,) * n + h.tokens)[-n:] for h in hyps]
-        return torch.tensor(rows, dtype=torch.long, device=device)
+    def _extend(self, node: int, token: int) -> int:
+        child = self._trie.extend(node, token)
+        if child == len(self._context):  # a new node: its context drops the oldest label
+            self._context.append(self._context[node][1:] + (token,))
+        return child
+
+    def _predictions(self, contexts: List[Tuple[int, ...]], device: torch.device) -> torch.Tensor:
+        """(K, E) joint-space predictions of K label contexts."""
+        new = [c for c in dict.fromkeys(contexts) if c not in self._pred_proj]
+        if new:
+            pred = self.prediction_network.score_context(torch.tensor(new, dtype=torch.long, device=device))
+            self._pred_proj.update(zip(new, self.joint_network.project_prediction(pred)))
+        return torch.stack([self._pred_proj[c] for c in contexts])
 
     def _step(self, enc_proj: torch.Tensor, hyps: List[_Hyp]) -> torch.Tensor:
-        """Log-probabilities (K, V) of extending each of K hypotheses at one frame."""
-        pred = self.prediction_network.score_context(self._contexts(hyps, enc_proj.device))
-        logits = self.joint_network.logits(self.joint_network.hidden(enc_proj[None], pred))
+        """Log-probabilities (K, V) of extending each of K hypotheses at one frame (E,)."""
+        pred = self._predictions([self._context[h.node] for h in hyps], enc_proj.device)
+        logits = self.joint_network.logits(self.joint_network.hidden(enc_proj, pred))
         return torch.log_softmax(logits, dim=-1)
 
     def _frame(self, enc_proj: torch.Tensor, frame: int) -> None:
-        done: Dict[Tuple[int, ...], _Hyp] = {}
+        done: Dict[int, _Hyp] = {}
         active = self._beam
         for step in range(self.max_symbols_per_frame):
             logp = self._step(enc_proj, active)
-            scores = logp + torch.tensor([h.score for h in active], dtype=logp.dtype, device=logp.device)[:, None]
-            k = min(self.beam_size, scores.numel())
-            best, index = scores.flatten().topk(k)
+            scores = logp + logp.new_tensor([h.score for h in active])[:, None]
+            best, index = scores.flatten().topk(min(self.beam_size, scores.numel()))
+            width = logp.size(1)
             active_next = []
             for score, flat in zip(best.tolist(), index.tolist()):
-                hyp, token = active[flat // logp.size(1)], flat % logp.size(1)
+                hyp, token = active[flat // width], flat % width
                 if token == self.blank_id:
-                    _merge(done, _Hyp(hyp.tokens, score, hyp.frames))
+                    _merge(done, _Hyp(hyp.node, score, hyp.frames))
                 else:
-                    active_next.append(_Hyp(hyp.tokens + (token,), score, hyp.frames + (frame,)))
+                    active_next.append(_Hyp(self._extend(hyp.node, token), score, (frame, hyp.frames)))
             active = active_next
             if not active:
                 break
@@ -118,21 +133,21 @@ class TransducerSearch(StreamingSearch):
             self._frames += 1
 
     def partial(self) -> List[int]:
-        return list(self._beam[0].tokens)
+        return self._trie.tokens(self._beam[0].node)
 
     def partial_token_frames(self) -> List[int]:
-        return list(self._beam[0].frames)
+        return frame_list(self._beam[0].frames)
 
     def finalize(self) -> List[Hypothesis]:
-        return [Hypothesis(list(h.tokens), h.score, list(h.frames)) for h in self._beam[: self.nbest]]
+        return [Hypothesis(self._trie.tokens(h.node), h.score, frame_list(h.frames)) for h in self._beam[: self.nbest]]
 
 
-def _merge(pool: Dict[Tuple[int, ...], _Hyp], hyp: _Hyp) -> None:
-    """Add ``hyp`` to ``pool``; equal token sequences add their probabilities."""
-    other = pool.get(hyp.tokens)
+def _merge(pool: Dict[int, _Hyp], hyp: _Hyp) -> None:
+    """Add ``hyp`` to ``pool``; equal token sequences (one trie node) add their probabilities."""
+    other = pool.get(hyp.node)
     if other is None:
-        pool[hyp.tokens] = hyp
+        pool[hyp.node] = hyp
         return
     best = hyp if hyp.score > other.score else other
     total = max(hyp.score, other.score) + math.log1p(math.exp(-abs(hyp.score - other.score)))
-    pool[hyp.tokens] = _Hyp(best.tokens, total, best.frames)
+    pool[hyp.node] = _Hyp(best.node, total, best.frames)

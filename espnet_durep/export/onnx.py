@@ -36,6 +36,7 @@ from torch import nn
 import espnet_durep
 from espnet_durep.frontend.logmel import LogMelFeatures, LogMelSettings
 from espnet_durep.model.dual_mode_asr import DualModeASRModel
+from espnet_durep.model.inference import RescoringDecoder
 from espnet_durep.modes import FULL, MODES, STREAMING
 from espnet_durep.runtime.model import FORMAT, FORMAT_VERSION, sha256
 
@@ -71,36 +72,6 @@ class CTCHead(nn.Module):
 
     def forward(self, enc):
         return torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1)
-
-
-class RescoringDecoder(nn.Module):
-    """ESPnet's Transformer decoder under teacher forcing, with masks built from tensors.
-
-    (``decoder.forward`` derives the target length with ``int(max(lengths))``, which a
-    trace would freeze at the example's length.)
-    """
-
-    def __init__(self, decoder: nn.Module):
-        super().__init__()
-        for name in ("embed", "decoders", "normalize_before", "output_layer"):
-            if not hasattr(decoder, name):
-                raise ValueError(f"ONNX export of attention rescoring supports ESPnet's Transformer decoders; "
-                                 f"{type(decoder).__name__} has no {name!r}")
-        self.decoder = decoder
-
-    def forward(self, enc, ys_in, ys_in_lens):
-        n, u = ys_in.shape
-        steps = torch.arange(u, device=ys_in.device)
-        valid = steps[None, :] < ys_in_lens[:, None]  # (N, U)
-        tgt_mask = valid[:, None, :] & (steps[None, :, None] >= steps[None, None, :])  # (N, U, U)
-        memory = enc.expand(n, -1, -1)
-        memory_mask = torch.ones_like(memory[:, None, :, 0], dtype=torch.bool)
-        x = self.decoder.embed(ys_in)
-        for layer in self.decoder.decoders:
-            x, tgt_mask, memory, memory_mask = layer(x, tgt_mask, memory, memory_mask)
-        if self.decoder.normalize_before:
-            x = self.decoder.after_norm(x)
-        return torch.log_softmax(self.decoder.output_layer(x), dim=-1)
 
 
 def frontend_settings(frontend: nn.Module, normalize: Optional[nn.Module]) -> LogMelSettings:

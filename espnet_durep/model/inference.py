@@ -82,15 +82,68 @@ def ctc_log_posteriors(ctc: torch.nn.Module):
     return log_posteriors
 
 
+class RescoringDecoder(torch.nn.Module):
+    """ESPnet's Transformer decoder scoring N hypotheses of one utterance under teacher forcing.
+
+    The hypotheses share one encoder output, so every layer's source attention projects it to
+    keys and values once, not N times (ESPnet's ``DecoderLayer.forward_partially_AR`` with a
+    shared memory).  The masks are built from tensors (``decoder.forward`` derives the target
+    length with ``int(max(lengths))``, which an ONNX trace would freeze at the example's length).
+    """
+
+    def __init__(self, decoder: torch.nn.Module):
+        super().__init__()
+        problem = self.unsupported(decoder)
+        if problem:
+            raise ValueError(problem)
+        self.decoder = decoder
+
+    @staticmethod
+    def unsupported(decoder: torch.nn.Module) -> Optional[str]:
+        """Why ``decoder`` is not an ESPnet Transformer decoder this module runs (None: it is)."""
+        for name in ("embed", "decoders", "normalize_before", "output_layer"):
+            if not hasattr(decoder, name):
+                return (f"attention rescoring with a shared encoder output supports ESPnet's Transformer "
+                        f"decoders; {type(decoder).__name__} has no {name!r}")
+        for layer in decoder.decoders:
+            if not hasattr(layer, "forward_partially_AR") or getattr(layer, "sequential_attn", None) is not None:
+                return (f"attention rescoring with a shared encoder output supports ESPnet's DecoderLayer; "
+                        f"{type(layer).__name__} is not one")
+        return None
+
+    def forward(self, enc: torch.Tensor, ys_in: torch.Tensor, ys_in_lens: torch.Tensor) -> torch.Tensor:
+        """enc (1, T, D), ys_in (N, U), ys_in_lens (N,) -> log-probabilities (N, U, V)."""
+        n, u = ys_in.shape
+        steps = torch.arange(u, device=ys_in.device)
+        valid = steps[None, :] < ys_in_lens[:, None]  # (N, U)
+        tgt_mask = valid[:, None, :] & (steps[None, :, None] >= steps[None, None, :])  # (N, U, U)
+        memory = enc.expand(n, -1, -1)  # a view: the source attention projects row 0 only
+        memory_mask = torch.ones_like(memory[:, None, :, 0], dtype=torch.bool)
+        x = self.decoder.embed(ys_in)
+        for layer in self.decoder.decoders:
+            x, tgt_mask, _, memory, memory_mask = layer.forward_partially_AR(x, tgt_mask, ys_in_lens, memory,
+                                                                             memory_mask)
+        if self.decoder.normalize_before:
+            x = self.decoder.after_norm(x)
+        return torch.log_softmax(self.decoder.output_layer(x).float(), dim=-1)
+
+
 def decoder_log_probs(decoder: torch.nn.Module, enc: torch.Tensor):
-    """Attention rescoring's ``decoder_log_probs`` for an ESPnet decoder over ``enc`` (T, D)."""
+    """Attention rescoring's ``decoder_log_probs`` for an ESPnet decoder over ``enc`` (T, D).
+
+    Transformer decoders run as :class:`RescoringDecoder`; any other ESPnet decoder runs its
+    own ``forward`` over N copies of ``enc``.
+    """
+    rescoring = None if RescoringDecoder.unsupported(decoder) else RescoringDecoder(decoder)
+
     @torch.no_grad()
     def log_probs(ys_in: np.ndarray, ys_in_lens: np.ndarray) -> np.ndarray:
+        ys_in, ys_in_lens = torch.from_numpy(ys_in).to(enc.device), torch.from_numpy(ys_in_lens).to(enc.device)
+        if rescoring is not None:
+            return rescoring(enc[None], ys_in, ys_in_lens).cpu().numpy()
         n = ys_in.shape[0]
-        memory = enc[None].expand(n, -1, -1)
         memory_lens = torch.full((n,), enc.size(0), dtype=torch.long, device=enc.device)
-        logits, _ = decoder(memory, memory_lens, torch.from_numpy(ys_in).to(enc.device),
-                            torch.from_numpy(ys_in_lens).to(enc.device))
+        logits, _ = decoder(enc[None].expand(n, -1, -1), memory_lens, ys_in, ys_in_lens)
         return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
 
     return log_probs

@@ -193,7 +193,7 @@ class TransducerASRModel(DurepModelBase, ESPnetASRModel):
     def transducer(self, pass_name: str, enc: torch.Tensor, lens: torch.Tensor, targets: Targets) -> TransducerOutput:
         """RNN-T loss, lattice logits and joint activations of one pass (B, T, D)."""
         decoder, joint = self.rnnt_heads(pass_name)
-        pred = decoder(targets.labels)
+        pred = joint.project_prediction(decoder(targets.labels))
         hidden = joint.hidden(joint.project_encoder(enc)[:, :, None], pred[:, None])
         logits = joint.logits(hidden)
         loss = torchaudio.functional.rnnt_loss(

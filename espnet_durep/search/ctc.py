@@ -10,18 +10,17 @@ log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX ses
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List
 
 import numpy as np
 
 from espnet_durep.search.base import Hypothesis, StreamingSearch
+from espnet_durep.search.trie import Frames, PrefixTrie, frame_list
 
 NEG_INF = -math.inf
 
 
 LogPosteriors = Callable[[Any], np.ndarray]
-# token frames as a linked list, last token first: (frame, earlier frames) or None
-Frames = Optional[Tuple[int, Any]]
 
 
 class _CTCSearch(StreamingSearch):
@@ -121,8 +120,6 @@ class CTCPrefixBeamSearch(_CTCSearch):
         blank_penalty: subtracted from the blank log-posterior of every frame.
     """
 
-    ROOT = 0  # trie node of the empty prefix
-
     def __init__(self, log_posteriors: LogPosteriors, beam_size: int = 10, token_beam: int = 10,
                  blank_id: int = 0, blank_penalty: float = 0.0):
         if beam_size < 1 or token_beam < 1:
@@ -133,25 +130,13 @@ class CTCPrefixBeamSearch(_CTCSearch):
 
     def reset(self) -> None:
         super().reset()
-        # the trie: node -> parent node and last token; (parent, token) -> node
-        self._parent: List[int] = [-1]
-        self._token: List[int] = [-1]
-        self._child: Dict[Tuple[int, int], int] = {}
+        self._trie = PrefixTrie()
         # the beam, one row per prefix, ranked when it was formed
-        self._nodes: List[int] = [self.ROOT]
+        self._nodes: List[int] = [PrefixTrie.ROOT]
         self._token_frames: List[Frames] = [None]  # token frames, last token first
         self._blank = np.zeros(1)  # (B,) log p(prefix, path ends in blank)
         self._nonblank = np.full(1, NEG_INF)  # (B,) log p(prefix, path ends in its last token)
         self._last = np.full(1, -1)  # (B,) last token of each prefix (-1: empty)
-
-    def _extend(self, node: int, token: int) -> int:
-        """The trie node of prefix ``node`` + ``token`` (created on first use)."""
-        child = self._child.get((node, token))
-        if child is None:
-            child = self._child[(node, token)] = len(self._parent)
-            self._parent.append(node)
-            self._token.append(token)
-        return child
 
     def _per_frame(self, log_probs: np.ndarray):
         k = min(self.token_beam, log_probs.shape[-1])
@@ -180,9 +165,10 @@ class CTCPrefixBeamSearch(_CTCSearch):
         row_of = {node: row for row, node in enumerate(self._nodes)}
         merged_into, merged_from = [], []
         frames_of = list(self._token_frames)
+        trie = self._trie
         for child, node in enumerate(self._nodes):
-            col = column.get(self._token[node])
-            parent = row_of.get(self._parent[node]) if col is not None else None
+            col = column.get(trie.token[node])
+            parent = row_of.get(trie.parent[node]) if col is not None else None
             if parent is not None:
                 merged_into.append(child)
                 merged_from.append((parent, col))
@@ -204,40 +190,25 @@ class CTCPrefixBeamSearch(_CTCSearch):
                 frames.append(frames_of[i])
             else:
                 row, col = divmod(i - n, width)
-                nodes.append(self._extend(self._nodes[row], int(ids[col])))
+                nodes.append(trie.extend(self._nodes[row], int(ids[col])))
                 frames.append((t, self._token_frames[row]))
         keep_old = order < n
         old = np.where(keep_old, order, 0)
         self._blank = np.where(keep_old, new_blank[old], NEG_INF)
         self._nonblank = np.where(keep_old, new_nonblank[old], scores[order])
-        self._last = np.array([self._token[node] for node in nodes])
+        self._last = np.array([trie.token[node] for node in nodes])
         self._nodes, self._token_frames = nodes, frames
-
-    def _tokens(self, node: int) -> List[int]:
-        tokens = []
-        while node != self.ROOT:
-            tokens.append(self._token[node])
-            node = self._parent[node]
-        return tokens[::-1]
-
-    @staticmethod
-    def _frame_list(frames: Frames) -> List[int]:
-        out = []
-        while frames is not None:
-            out.append(frames[0])
-            frames = frames[1]
-        return out[::-1]
 
     def _ranked(self) -> List[int]:
         return np.argsort(-np.logaddexp(self._blank, self._nonblank), kind="stable").tolist()
 
     def partial(self) -> List[int]:
-        return self._tokens(self._nodes[self._ranked()[0]])
+        return self._trie.tokens(self._nodes[self._ranked()[0]])
 
     def partial_token_frames(self) -> List[int]:
-        return self._frame_list(self._token_frames[self._ranked()[0]])
+        return frame_list(self._token_frames[self._ranked()[0]])
 
     def finalize(self) -> List[Hypothesis]:
         totals = np.logaddexp(self._blank, self._nonblank)
-        return [Hypothesis(self._tokens(self._nodes[i]), float(totals[i]),
-                           self._frame_list(self._token_frames[i])) for i in self._ranked()]
+        return [Hypothesis(self._trie.tokens(self._nodes[i]), float(totals[i]),
+                           frame_list(self._token_frames[i])) for i in self._ranked()]

@@ -89,7 +89,7 @@ def test_joint_composition_used_by_the_search_equals_forward():
     enc, pred = torch.randn(2, 3, D), decoder(torch.tensor([[1, 2], [3, 4]]))
     lattice = joint(enc, pred)
     assert lattice.shape == (2, 3, 3, V)
-    node = joint.logits(joint.hidden(joint.project_encoder(enc[1, 2]), pred[1, 1]))
+    node = joint.logits(joint.hidden(joint.project_encoder(enc[1, 2]), joint.project_prediction(pred[1, 1])))
     torch.testing.assert_close(node, lattice[1, 2, 1])
 
 

@@ -1,4 +1,4 @@
-"""TransducerSearch: greedy reference, exact n-best on a tiny lattice, incremental == one call."""
+"""TransducerSearch: greedy and beam references, exact n-best on a tiny lattice, incremental == one call."""
 from __future__ import annotations
 
 import itertools
@@ -21,6 +21,7 @@ def heads(vocab=9, seed=0, scale=3.0):
     joint = TiedJointNetwork(D, decoder)
     with torch.no_grad():  # peaky, varied posteriors, so that labels are emitted
         joint.lin_enc.weight.mul_(scale)
+        decoder.position_weights.normal_()  # the context's order matters (ones would make it a bag)
         joint.output.bias[0] = 1.0
     return decoder.eval(), joint.eval()
 
@@ -82,6 +83,54 @@ def test_wide_beam_is_the_exact_nbest_of_a_tiny_lattice():
     got = run(search, enc)
     assert [tuple(h.tokens) for h in got] == [k for k, _ in expected]
     assert [h.score for h in got] == pytest.approx([v for _, v in expected], abs=1e-4)
+
+
+def reference_beam(decoder, joint, enc, beam_size, max_symbols):
+    """The search's pruning and merging rules over token tuples, each hypothesis scored from
+    its whole label history through the lattice definition (no trie, no prediction cache)."""
+    beam = [((), 0.0, ())]  # (tokens, score, token frames)
+    with torch.no_grad():
+        for t in range(enc.size(0)):
+            done, active = {}, beam
+            for _ in range(max_symbols):
+                rows = [joint(enc[None, t:t + 1], decoder(torch.tensor([list(h[0])], dtype=torch.long))[:, -1:])
+                        [0, 0, 0].log_softmax(-1) + h[1] for h in active]
+                scores = torch.stack(rows)
+                best, index = scores.flatten().topk(min(beam_size, scores.numel()))
+                nxt = []
+                for score, flat in zip(best.tolist(), index.tolist()):
+                    (tokens, _, frames), token = active[flat // scores.size(1)], flat % scores.size(1)
+                    if token == decoder.blank_id:
+                        merge_reference(done, (tokens, score, frames))
+                    else:
+                        nxt.append((tokens + (token,), score, frames + (t,)))
+                active = nxt
+                if not active:
+                    break
+            for hyp in active:
+                merge_reference(done, hyp)
+            beam = sorted(done.values(), key=lambda h: h[1], reverse=True)[:beam_size]
+    return beam
+
+
+def merge_reference(pool, hyp):
+    other = pool.get(hyp[0])
+    if other is None:
+        pool[hyp[0]] = hyp
+        return
+    best = hyp if hyp[1] > other[1] else other
+    pool[hyp[0]] = (best[0], float(torch.logaddexp(torch.tensor(hyp[1]), torch.tensor(other[1]))), best[2])
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_beam_equals_the_reference_over_token_tuples(seed):
+    decoder, joint = heads(seed=seed)
+    enc = torch.randn(18, D, generator=torch.Generator().manual_seed(seed))
+    expected = reference_beam(decoder, joint, enc, beam_size=4, max_symbols=3)
+    got = run(TransducerSearch(decoder, joint, beam_size=4, max_symbols_per_frame=3, nbest=4), enc, [5, 11])
+    assert sum(len(h[0]) for h in expected) > 10, "the toy posteriors must emit labels"
+    assert [(h.tokens, h.token_frames) for h in got] == [(list(h[0]), list(h[2])) for h in expected]
+    assert [h.score for h in got] == pytest.approx([h[1] for h in expected], abs=1e-4)
 
 
 @pytest.mark.parametrize("beam_size", [1, 4])

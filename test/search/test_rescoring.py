@@ -1,12 +1,14 @@
-"""Attention rescoring: scores equal a hand computation from the decoder's own outputs."""
+"""Attention rescoring: scores equal a hand computation from the decoder's own outputs; the
+shared-memory decoder equals ESPnet's decoder forward."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 
 from espnet_durep.search.base import Hypothesis
 from espnet_durep.search.rescoring import attention_rescore
-from espnet_durep.model.inference import decoder_log_probs
+from espnet_durep.model.inference import RescoringDecoder, decoder_log_probs
 from espnet_durep.tasks.durep import DurepTask
 from tiny_asr import TINY_CONFIG, build_args
 
@@ -26,3 +28,40 @@ def test_rescoring_combines_ctc_and_attention_scores(tmp_path):
         att = sum(float(logp[i, t]) for i, t in enumerate([*h.tokens, model.eos]))
         assert by_tokens[tuple(h.tokens)] == pytest.approx(0.25 * h.score + 0.75 * att, abs=1e-4)
     assert [h.score for h in rescored] == sorted((h.score for h in rescored), reverse=True)
+
+
+@torch.no_grad()
+def test_shared_memory_decoder_equals_the_decoder_forward_and_projects_the_memory_once(tmp_path):
+    torch.manual_seed(0)
+    model = DurepTask.build_model(build_args(tmp_path, copy.deepcopy(TINY_CONFIG))).eval()
+    enc = torch.randn(1, 9, 32)
+    ys_in = torch.tensor([[model.sos, 2, 3, 4], [model.sos, 5, model.eos, model.eos], [model.sos, 6, 7, model.eos]])
+    lens = torch.tensor([4, 2, 3])
+    rows = []
+    hooks = [layer.src_attn.linear_k.register_forward_hook(lambda m, i, o: rows.append(i[0].size(0)))
+             for layer in model.decoder.decoders]
+    got = RescoringDecoder(model.decoder)(enc, ys_in, lens)
+    for h in hooks:
+        h.remove()
+    assert rows == [1] * len(model.decoder.decoders)  # one memory projection per layer, not one per hypothesis
+    logits, _ = model.decoder(enc.expand(3, -1, -1), torch.tensor([9] * 3), ys_in, lens)
+    want = torch.log_softmax(logits, -1)
+    for i, n in enumerate(lens.tolist()):  # padded steps are not used
+        torch.testing.assert_close(got[i, :n], want[i, :n], atol=1e-5, rtol=0)
+
+
+@torch.no_grad()
+def test_other_espnet_decoders_rescore_with_their_own_forward():
+    from espnet2.asr.decoder.rnn_decoder import RNNDecoder
+
+    torch.manual_seed(0)
+    decoder = RNNDecoder(vocab_size=8, encoder_output_size=6, hidden_size=6, num_layers=1).eval()
+    assert "has no 'decoders'" in RescoringDecoder.unsupported(decoder)
+    with pytest.raises(ValueError, match="RNNDecoder"):
+        RescoringDecoder(decoder)
+    enc = torch.randn(5, 6)
+    ys_in = np.array([[7, 2, 3], [7, 4, 7]])
+    lens = np.array([3, 2])
+    logits, _ = decoder(enc[None].expand(2, -1, -1), torch.tensor([5, 5]), torch.from_numpy(ys_in), torch.from_numpy(lens))
+    np.testing.assert_allclose(decoder_log_probs(decoder, enc)(ys_in, lens), torch.log_softmax(logits, -1).numpy(),
+                               atol=1e-6)
