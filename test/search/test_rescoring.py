@@ -1,5 +1,5 @@
 """Attention rescoring: scores equal a hand computation from the decoder's own outputs; the
-shared-memory decoder equals ESPnet's decoder forward."""
+prefix-shared decoder equals ESPnet's decoder forward."""
 import copy
 
 import numpy as np
@@ -31,20 +31,25 @@ def test_rescoring_combines_ctc_and_attention_scores(tmp_path):
 
 
 @torch.no_grad()
-def test_shared_memory_decoder_equals_the_decoder_forward_and_projects_the_memory_once(tmp_path):
+def test_prefix_shared_decoder_equals_the_decoder_forward_and_decodes_each_prefix_once(tmp_path):
     torch.manual_seed(0)
     model = DurepTask.build_model(build_args(tmp_path, copy.deepcopy(TINY_CONFIG))).eval()
     enc = torch.randn(1, 9, 32)
-    ys_in = torch.tensor([[model.sos, 2, 3, 4], [model.sos, 5, model.eos, model.eos], [model.sos, 6, 7, model.eos]])
-    lens = torch.tensor([4, 2, 3])
-    rows = []
-    hooks = [layer.src_attn.linear_k.register_forward_hook(lambda m, i, o: rows.append(i[0].size(0)))
+    sos, pad = model.sos, model.eos
+    ys_in = torch.tensor([[sos, 2, 3, 4, 5], [sos, 2, 3, pad, pad], [sos, 2, 6, 4, pad], [sos, pad, pad, pad, pad],
+                          [sos, 2, 3, 4, 5], [sos, 7, 3, 4, pad]])  # shared prefixes, a duplicate, an empty one
+    lens = torch.tensor([5, 3, 4, 1, 5, 4])
+    memory_rows, decoded = [], []
+    hooks = [layer.src_attn.linear_k.register_forward_hook(lambda m, i, o: memory_rows.append(i[0].shape[:-1]))
              for layer in model.decoder.decoders]
+    hooks.append(model.decoder.output_layer.register_forward_hook(lambda m, i, o: decoded.append(i[0].shape[:-1])))
     got = RescoringDecoder(model.decoder)(enc, ys_in, lens)
     for h in hooks:
         h.remove()
-    assert rows == [1] * len(model.decoder.decoders)  # one memory projection per layer, not one per hypothesis
-    logits, _ = model.decoder(enc.expand(3, -1, -1), torch.tensor([9] * 3), ys_in, lens)
+    assert memory_rows == [(1, 9)] * len(model.decoder.decoders)  # the encoder output projected once per layer
+    # distinct prefixes: sos | 2 | 2 3 | 2 3 4 | 2 3 4 5 | 2 6 | 2 6 4 | 7 | 7 3 | 7 3 4
+    assert decoded == [(10,)]
+    logits, _ = model.decoder(enc.expand(6, -1, -1), torch.tensor([9] * 6), ys_in, lens)
     want = torch.log_softmax(logits, -1)
     for i, n in enumerate(lens.tolist()):  # padded steps are not used
         torch.testing.assert_close(got[i, :n], want[i, :n], atol=1e-5, rtol=0)
