@@ -438,7 +438,8 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
             lines.append("")
     lines += ["## Runs", "", "Command, hardware, wall time (summed over the attempts of a run that was killed "
               "and resumed) and code commit of each run, as recorded by the "
-              "runner (`grid_run.json`; `+modified`: the package or conf/ differed from the commit); "
+              "runner (`grid_run.json`; `+modified`: the package or conf/ differed from the commit; "
+              "`a, at end b`: the code changed while the run trained, and b decoded it); "
               "updates = training steps (ESPnet's train `total_count`).", "",
               _row(["run", "updates", "wall time", "hardware", "code", "command"]), "|---|---|---|---|---|---|"]
     for run in runs:
@@ -446,7 +447,8 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
         wall, attempts = rec.get("wall_seconds"), rec.get("attempts", 1)
         wall_cell = "-" if wall is None else f"{wall / 60:.1f} min" + (f" ({attempts} attempts)" if attempts > 1 else "")
         lines.append(_row([run.tag, "-" if run.updates is None else str(run.updates), wall_cell, rec.get("hardware", "-"),
-                           rec.get("code", "-"), "`" + rec["command"] + "`" if rec.get("command") else "-"]))
+                           rec.get("code", "-") + (f", at end {rec['code_at_end']}" if rec.get("code_at_end") else ""),
+                           "`" + rec["command"] + "`" if rec.get("command") else "-"]))
     lines.append("")
     return "\n".join(lines)
 

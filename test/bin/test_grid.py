@@ -119,6 +119,9 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     write(expdir / "base_seed0" / "grid_run.json",
           json.dumps({"command": "./run.sh --seed 0", "hardware": "some CPU, 2 cores", "wall_seconds": 960,
                       "code": "0123456789ab"}))
+    write(expdir / "student_seed0" / "grid_run.json",
+          json.dumps({"command": "./run.sh --seed 0 --x", "hardware": "cpu", "wall_seconds": 60,
+                      "code": "0123456789ab", "code_at_end": "ba9876543210+modified"}))
     spec = load_spec(spec_file)
     runs, missing = load_runs(spec, expdir)
     assert missing == [] and len(runs) == 4
@@ -130,6 +133,8 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     assert "### student: distilled" in text
     assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 % | -10.0 % |" in text
     assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | 0123456789ab | `./run.sh --seed 0` |" in text
+    assert "| student_seed0 | - | 1.0 min | cpu | 0123456789ab, at end ba9876543210+modified | `./run.sh --seed 0 --x` |" \
+        in text
     assert "| student_seed1 | - | - | - | - | - |" in text
 
 

@@ -55,6 +55,16 @@ if grep -q -m1 "model name" /proc/cpuinfo 2>/dev/null; then
   hardware="$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores"
 fi
 
+# the code a run uses: the commit, "+modified" when the package or conf/ differ from it
+code_version() {
+  local top version=unknown
+  if top="$(git rev-parse --show-toplevel 2>/dev/null)"; then
+    version="$(git rev-parse --short=12 HEAD)"
+    git diff --quiet HEAD -- "${top}/espnet_durep" conf || version+="+modified"
+  fi
+  echo "${version}"
+}
+
 # the plan is read on fd 3, so that nothing a run starts can consume it from stdin
 while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_config inference_model \
     full_searches; do
@@ -73,12 +83,7 @@ while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_c
   # shellcheck disable=SC2206  # extra options are split on purpose
   opts+=(${run_args})
   command="./run.sh$(printf ' %q' "${opts[@]}")"
-  # the code the run trains with: the commit, "+modified" when the package or conf/ differ from it
-  code=unknown
-  if top="$(git rev-parse --show-toplevel 2>/dev/null)"; then
-    code="$(git rev-parse --short=12 HEAD)"
-    git diff --quiet HEAD -- "${top}/espnet_durep" conf || code+="+modified"
-  fi
+  code="$(code_version)"
   log "${tag} (${name}, seed ${seed}, code ${code}): ${command}"
   # Wall time over every attempt of a run (a killed run resumes): each attempt's file in
   # <tag>/grid_attempts/ is named by its start time and holds the last time it was seen alive.
@@ -96,11 +101,15 @@ while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_c
     seen="$(cat "${f}")"  # empty only if an attempt was killed while writing it
     wall=$(( wall + ${seen:-$(basename "${f}")} - $(basename "${f}") )); n_attempts=$(( n_attempts + 1 ))
   done
-  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" "${code}" "${n_attempts}" <<'EOF'
+  # the code at the end: a commit made while the run trained is what decoded it
+  python3 - "${expdir}/${tag}/grid_run.json" "${command}" "${hardware}" "${wall}" "${code}" "$(code_version)" \
+    "${n_attempts}" <<'EOF'
 import datetime, json, sys
-out, command, hardware, wall, code, attempts = sys.argv[1:]
+out, command, hardware, wall, code, code_at_end, attempts = sys.argv[1:]
 record = {"command": command, "hardware": hardware, "wall_seconds": int(wall), "attempts": int(attempts),
           "code": code, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+if code_at_end != code:
+    record["code_at_end"] = code_at_end
 open(out, "w", encoding="utf-8").write(json.dumps(record, indent=2) + "\n")
 EOF
   log "${tag}: finished in $(( wall / 60 )) min $(( wall % 60 )) s"
