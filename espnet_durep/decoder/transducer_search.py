@@ -10,9 +10,9 @@ every hypothesis is expanded by at most ``max_symbols_per_frame`` labels:
   for step ``s + 1`` (after the last step it moves to the next frame as it is);
 * hypotheses that end the frame with the same token sequence are merged (log-add).
 
-With ``beam_size`` 1 this is greedy decoding (the argmax at every step).  Because the
-prediction depends only on the last ``context_size`` labels, all hypotheses are scored
-with one batched call per step.
+With ``beam_size`` 1 this is greedy decoding (the argmax at every step).  All hypotheses
+of a step are scored with one batched joint call; their predictions depend only on their
+last ``context_size`` labels and are looked up per distinct context.
 """
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ class TransducerSearch(StreamingSearch):
     def _frame(self, enc_proj: torch.Tensor, frame: int) -> None:
         done: Dict[int, _Hyp] = {}
         active = self._beam
-        for step in range(self.max_symbols_per_frame):
+        for _ in range(self.max_symbols_per_frame):
             logp = self._step(enc_proj, active)
             scores = logp + logp.new_tensor([h.score for h in active])[:, None]
             best, index = scores.flatten().topk(min(self.beam_size, scores.numel()))
