@@ -16,13 +16,12 @@ last ``context_size`` labels and are looked up per distinct context.
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, List, NamedTuple, Tuple
 
 import torch
 
 from espnet_durep.decoder.tied_reduced import TiedJointNetwork, TiedReducedPredictionNetwork
-from espnet_durep.search.base import Hypothesis, StreamingSearch
+from espnet_durep.search.base import Hypothesis, StreamingSearch, log_add
 from espnet_durep.search.trie import Frames, PrefixTrie, frame_list
 
 
@@ -149,5 +148,4 @@ def _merge(pool: Dict[int, _Hyp], hyp: _Hyp) -> None:
         pool[hyp.node] = hyp
         return
     best = hyp if hyp.score > other.score else other
-    total = max(hyp.score, other.score) + math.log1p(math.exp(-abs(hyp.score - other.score)))
-    pool[hyp.node] = _Hyp(best.node, total, best.frames)
+    pool[hyp.node] = _Hyp(best.node, log_add(hyp.score, other.score), best.frames)

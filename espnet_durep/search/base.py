@@ -9,8 +9,18 @@ and streaming decoding share one search implementation per model family.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass, field
 from typing import Any, List
+
+
+def log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) of two log-probabilities (either may be -inf)."""
+    if a < b:
+        a, b = b, a
+    if b == -math.inf:
+        return a
+    return a + math.log1p(math.exp(b - a))
 
 
 @dataclass

@@ -9,12 +9,13 @@ log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX ses
 """
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any, Callable, List
 
 import numpy as np
 
-from espnet_durep.search.base import Hypothesis, StreamingSearch
+from espnet_durep.search.base import Hypothesis, StreamingSearch, log_add
 from espnet_durep.search.trie import Frames, PrefixTrie, frame_list
 
 NEG_INF = -math.inf
@@ -102,15 +103,18 @@ class CTCGreedySearch(_CTCSearch):
 class CTCPrefixBeamSearch(_CTCSearch):
     """CTC prefix beam search (Graves 2012; Hannun et al. 2014).
 
-    The beam is held as arrays (log-probabilities of each prefix ending in blank / in its last
-    token, and its last token), so one frame costs a few array operations: every (prefix,
-    candidate token) extension is scored at once, and only the extensions that enter the beam
-    become Python objects.  Prefixes are nodes of a token trie (an integer per distinct prefix)
-    and token frames are linked lists sharing their heads, so a frame's work does not grow with
-    the length of the prefixes.  An extension can only merge with a prefix already in the beam
-    (its one parent is then in the beam too), which is looked up through the trie.  A merged
-    prefix takes its token frames from the likelier of the two: the parent's, with the last
-    token at this frame, when the parent ranked above it.
+    Each frame scores every prefix of the beam (its paths ending in blank and in its last
+    token) and its extensions by the frame's candidate tokens, and keeps the ``beam_size``
+    best.  An extension can only enter the beam if it beats the ``beam_size``-th best prefix
+    already scored; since the beam is ranked and the candidates are sorted, the scan of
+    (prefix, token) pairs stops at the first one that cannot, so a frame costs little more than
+    its beam.  An extension equal to a prefix already in the beam (its one parent is in the
+    beam too) adds to that prefix.  A merged prefix takes its token frames from the likelier
+    of the two: the parent's, with the last token at this frame, when the parent ranked above
+    it.  Prefixes are nodes of a token trie (an integer per distinct prefix) and token frames
+    are linked lists sharing their tails, so a frame's work does not grow with the length of
+    the prefixes.  Equal scores rank in a fixed order: kept prefixes first, by rank, then
+    extensions by prefix rank and candidate position.
 
     Args:
         log_posteriors: encoder frames (T, D) -> CTC log-posteriors, a (T, V) array.
@@ -131,84 +135,86 @@ class CTCPrefixBeamSearch(_CTCSearch):
     def reset(self) -> None:
         super().reset()
         self._trie = PrefixTrie()
-        # the beam, one row per prefix, ranked when it was formed
-        self._nodes: List[int] = [PrefixTrie.ROOT]
-        self._token_frames: List[Frames] = [None]  # token frames, last token first
-        self._blank = np.zeros(1)  # (B,) log p(prefix, path ends in blank)
-        self._nonblank = np.full(1, NEG_INF)  # (B,) log p(prefix, path ends in its last token)
-        self._last = np.full(1, -1)  # (B,) last token of each prefix (-1: empty)
+        # the beam, best first; per prefix a tuple (node, parent node, last token (-1: none),
+        # log p(paths ending in blank), log p(paths ending in the last token), their log-sum,
+        # token frames)
+        self._beam: List[tuple] = [(PrefixTrie.ROOT, -1, -1, 0.0, NEG_INF, 0.0, None)]
+        self._parent_row: List[int] = [-1]  # per prefix, the row of its parent in the beam (-1: none)
 
     def _per_frame(self, log_probs: np.ndarray):
+        """Per frame: the token candidates as (position, token, log-prob), most probable first
+        (blank excluded), their {token: log-prob}, the blank's log-prob (-inf when it is not a
+        candidate) and the number of candidates."""
         k = min(self.token_beam, log_probs.shape[-1])
         top_ids = np.argpartition(-log_probs, k - 1, axis=-1)[:, :k] if k < log_probs.shape[-1] \
             else np.broadcast_to(np.arange(k), log_probs.shape)
         top_lp = np.take_along_axis(log_probs, top_ids, axis=-1).astype(np.float64)
-        is_blank = top_ids == self.blank_id
-        blank_lp = np.where(is_blank, top_lp, NEG_INF).max(axis=-1)  # -inf where blank is not a candidate
-        token_lp = np.where(is_blank, NEG_INF, top_lp)  # blank extends no prefix
-        return zip(top_ids, token_lp, blank_lp.tolist())
+        rank = np.argsort(-top_lp, axis=-1, kind="stable")
+        ids = np.take_along_axis(top_ids, rank, axis=-1).tolist()
+        lps = np.take_along_axis(top_lp, rank, axis=-1).tolist()
+        for frame_ids, frame_lps, positions in zip(ids, lps, rank.tolist()):
+            blank_lp = NEG_INF
+            candidates = []
+            for position, token, lp in zip(positions, frame_ids, frame_lps):
+                if token == self.blank_id:
+                    blank_lp = lp
+                else:
+                    candidates.append((position, token, lp))
+            yield candidates, {token: lp for _, token, lp in candidates}, blank_lp, k
 
-    def _step(self, candidates, t: int) -> None:
-        """candidates of frame ``t``: token ids (K,), their log-probs (K,) (-inf for the blank),
-        and the blank's log-prob (-inf when it is not a candidate)."""
-        ids, lps, blank_lp = candidates
-        blank, nonblank, last = self._blank, self._nonblank, self._last
-        total = np.logaddexp(blank, nonblank)
-        # a repeated token extends a prefix only from its blank-ending paths; other tokens from all
-        repeat = ids[None, :] == last[:, None]  # (B, K)
-        extended = np.where(repeat, blank[:, None], total[:, None]) + lps[None, :]
-        new_blank = total + blank_lp
-        # the repeat without a blank in between stays the same prefix
-        same = np.where(repeat, nonblank[:, None] + lps[None, :], NEG_INF).max(axis=1)
-        new_nonblank = same
-        column = dict(zip(ids.tolist(), range(len(ids))))
-        row_of = {node: row for row, node in enumerate(self._nodes)}
-        merged_into, merged_from = [], []
-        frames_of = list(self._token_frames)
-        trie = self._trie
-        for child, node in enumerate(self._nodes):
-            col = column.get(trie.token[node])
-            parent = row_of.get(trie.parent[node]) if col is not None else None
-            if parent is not None:
-                merged_into.append(child)
-                merged_from.append((parent, col))
-                if parent < child:  # rows are ranked: the likelier parent times the last token now
-                    frames_of[child] = (t, self._token_frames[parent])
-        if merged_into:
-            rows, cols = np.array(merged_from).T
-            new_nonblank = same.copy()
-            new_nonblank[merged_into] = np.logaddexp(same[merged_into], extended[rows, cols])
-            extended[rows, cols] = NEG_INF  # counted in the existing prefix
-        scores = np.concatenate([np.logaddexp(new_blank, new_nonblank), extended.ravel()])
-        order = np.argsort(-scores, kind="stable")[: self.beam_size]
-        order = order[scores[order] > NEG_INF]  # a repeat with no blank path before it is impossible
-        width, n = len(ids), len(self._nodes)
-        nodes, frames = [], []
-        for i in order.tolist():
-            if i < n:
-                nodes.append(self._nodes[i])
-                frames.append(frames_of[i])
-            else:
-                row, col = divmod(i - n, width)
-                nodes.append(trie.extend(self._nodes[row], int(ids[col])))
-                frames.append((t, self._token_frames[row]))
-        keep_old = order < n
-        old = np.where(keep_old, order, 0)
-        self._blank = np.where(keep_old, new_blank[old], NEG_INF)
-        self._nonblank = np.where(keep_old, new_nonblank[old], scores[order])
-        self._last = np.array([trie.token[node] for node in nodes])
-        self._nodes, self._token_frames = nodes, frames
-
-    def _ranked(self) -> List[int]:
-        return np.argsort(-np.logaddexp(self._blank, self._nonblank), kind="stable").tolist()
+    def _step(self, frame, t: int) -> None:
+        candidates, lp_of, blank_lp, width = frame
+        beam, parent_row = self._beam, self._parent_row
+        # 1. the prefixes of the beam, including their parent's extension by their last token
+        scored, merged = [], set()
+        for row, (node, parent, last, blank, nonblank, total, frames) in enumerate(beam):
+            lp = lp_of.get(last)
+            new_nonblank = NEG_INF if lp is None else nonblank + lp  # the repeat without a blank
+            p = parent_row[row]
+            if lp is not None and p >= 0:
+                p_last, p_blank, p_total, p_frames = beam[p][2], beam[p][3], beam[p][5], beam[p][6]
+                # a repeated token extends a prefix only from its blank-ending paths
+                new_nonblank = log_add(new_nonblank, (p_blank if p_last == last else p_total) + lp)
+                merged.add((p, last))
+                if p < row:  # the parent ranked above: it times the last token now
+                    frames = (t, p_frames)
+            new_blank = total + blank_lp
+            score = log_add(new_blank, new_nonblank)
+            if score > NEG_INF:
+                scored.append((-score, row, (node, parent, last, new_blank, new_nonblank, score, frames)))
+        # 2. extensions that beat the beam_size-th prefix of step 1
+        threshold = -sorted(scored)[self.beam_size - 1][0] if len(scored) >= self.beam_size else NEG_INF
+        best_lp = candidates[0][2] if candidates else NEG_INF
+        for row, (node, _, last, blank, _, total, frames) in enumerate(beam):
+            if total + best_lp <= threshold:
+                break  # rows are ranked: no later one can do better
+            for position, token, lp in candidates:
+                score = total + lp
+                if score <= threshold:
+                    break  # candidates are sorted
+                if token == last:
+                    score = blank + lp
+                if score > threshold and (row, token) not in merged:
+                    scored.append((-score, len(beam) + row * width + position,
+                                   (node, row, token, NEG_INF, score, score, (t, frames))))
+        # 3. the new beam; an extension's entry holds its row until its trie node is made
+        chosen = heapq.nsmallest(self.beam_size, scored) if len(scored) > self.beam_size else sorted(scored)
+        new_beam = []
+        for _, index, entry in chosen:
+            if index >= len(beam):
+                node, row, token = entry[:3]
+                entry = (self._trie.extend(node, token), node) + entry[2:]
+            new_beam.append(entry)
+        row_of = {entry[0]: row for row, entry in enumerate(new_beam)}
+        self._parent_row = [row_of.get(entry[1], -1) for entry in new_beam]
+        self._beam = new_beam
 
     def partial(self) -> List[int]:
-        return self._trie.tokens(self._nodes[self._ranked()[0]])
+        return self._trie.tokens(self._beam[0][0])
 
     def partial_token_frames(self) -> List[int]:
-        return frame_list(self._token_frames[self._ranked()[0]])
+        return frame_list(self._beam[0][6])
 
     def finalize(self) -> List[Hypothesis]:
-        totals = np.logaddexp(self._blank, self._nonblank)
-        return [Hypothesis(self._trie.tokens(self._nodes[i]), float(totals[i]),
-                           frame_list(self._token_frames[i])) for i in self._ranked()]
+        return [Hypothesis(self._trie.tokens(node), total, frame_list(frames))
+                for node, _, _, _, _, total, frames in self._beam]

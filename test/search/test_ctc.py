@@ -123,3 +123,55 @@ def test_merged_prefix_is_timed_by_the_likelier_path():
         best = _feed(CTCPrefixBeamSearch(given, beam_size=4, token_beam=3), np.log(probs), [])[0]
         assert best.tokens == [1] and best.token_frames == [frame]
         assert math.exp(best.score) == pytest.approx(0.9 + p1 * 0.05, rel=1e-6)
+
+
+def _reference_prefix_beam(log_probs, beam_size, token_beam):
+    """The prefix beam search written over token tuples, one dict per frame (blank = 0)."""
+    beam = {(): (0.0, -math.inf, [])}  # prefix -> (log p blank-ending, log p token-ending, frames), ranked
+    for t, row in enumerate(np.asarray(log_probs, dtype=np.float64)):
+        candidates = np.argsort(-row, kind="stable")[:token_beam].tolist()
+        rank = {prefix: i for i, prefix in enumerate(beam)}
+        new = {}
+
+        def add(prefix, blank=-math.inf, nonblank=-math.inf):
+            b, nb = new.get(prefix, (-math.inf, -math.inf))
+            new[prefix] = (np.logaddexp(b, blank), np.logaddexp(nb, nonblank))
+
+        for prefix, (b, nb, _) in beam.items():
+            total = np.logaddexp(b, nb)
+            for c in candidates:
+                if c == 0:
+                    add(prefix, blank=total + row[c])
+                elif prefix and c == prefix[-1]:
+                    add(prefix, nonblank=nb + row[c])
+                    add(prefix + (c,), nonblank=b + row[c])
+                else:
+                    add(prefix + (c,), nonblank=total + row[c])
+        scored = []
+        for prefix, (b, nb) in new.items():
+            parent = prefix[:-1]
+            if prefix not in beam:  # a new prefix: its last token is emitted now
+                frames = beam[parent][2] + [t]
+            elif prefix and parent in beam and prefix[-1] in candidates and rank[parent] < rank[prefix]:
+                frames = beam[parent][2] + [t]  # the likelier parent times the last token
+            else:
+                frames = beam[prefix][2]
+            if np.logaddexp(b, nb) > -math.inf:
+                scored.append((np.logaddexp(b, nb), prefix, b, nb, frames))
+        scored.sort(key=lambda x: -x[0])
+        beam = {prefix: (b, nb, frames) for _, prefix, b, nb, frames in scored[:beam_size]}
+    return [(list(prefix), float(np.logaddexp(b, nb)), frames) for prefix, (b, nb, frames) in beam.items()]
+
+
+@pytest.mark.parametrize("beam_size,token_beam,scale", [(3, 4, 2.0), (5, 8, 3.0), (10, 3, 1.0), (4, 6, 6.0)])
+def test_prefix_beam_equals_the_reference_with_pruning(beam_size, token_beam, scale):
+    """A narrow beam over peaky and flat posteriors: the pruned scan keeps exactly the reference's beam
+    (a threshold one rank too high fails on three of the four seeds)."""
+    for seed in range(4):
+        logits = torch.randn(60, 8, generator=torch.Generator().manual_seed(seed)) * scale
+        logits[::3, 0] += scale  # blank-dominated frames, as in trained models
+        log_probs = torch.log_softmax(logits, -1).numpy()  # float32, as the search reads them
+        expected = _reference_prefix_beam(log_probs, beam_size, token_beam)
+        hyps = _feed(CTCPrefixBeamSearch(given, beam_size=beam_size, token_beam=token_beam), log_probs, [5, 11, 1])
+        assert [(h.tokens, h.token_frames) for h in hyps] == [(tokens, frames) for tokens, _, frames in expected]
+        assert [h.score for h in hyps] == pytest.approx([score for _, score, _ in expected], rel=1e-9)
