@@ -9,14 +9,13 @@ log-posteriors, a (T, V) NumPy array (a PyTorch model's CTC head, or an ONNX ses
 """
 from __future__ import annotations
 
-import heapq
 import math
 from typing import Any, Callable, List
 
 import numpy as np
 
 from espnet_durep.search.base import Hypothesis, StreamingSearch, log_add
-from espnet_durep.search.trie import Frames, PrefixTrie, frame_list
+from espnet_durep.search.trie import PrefixTrie, frame_list
 
 NEG_INF = -math.inf
 
@@ -196,14 +195,12 @@ class CTCPrefixBeamSearch(_CTCSearch):
                     score = blank + lp
                 if score > threshold and (row, token) not in merged:
                     scored.append((-score, len(beam) + row * width + position,
-                                   (node, row, token, NEG_INF, score, score, (t, frames))))
-        # 3. the new beam; an extension's entry holds its row until its trie node is made
-        chosen = heapq.nsmallest(self.beam_size, scored) if len(scored) > self.beam_size else sorted(scored)
+                                   (node, node, token, NEG_INF, score, score, (t, frames))))
+        # 3. the new beam; an extension's entry holds its parent's node until its own is made
         new_beam = []
-        for _, index, entry in chosen:
+        for _, index, entry in sorted(scored)[: self.beam_size]:
             if index >= len(beam):
-                node, row, token = entry[:3]
-                entry = (self._trie.extend(node, token), node) + entry[2:]
+                entry = (self._trie.extend(entry[0], entry[2]),) + entry[1:]
             new_beam.append(entry)
         row_of = {entry[0]: row for row, entry in enumerate(new_beam)}
         self._parent_row = [row_of.get(entry[1], -1) for entry in new_beam]
