@@ -27,6 +27,7 @@ from espnet_durep.chunking import chunk_frames
 from espnet_durep.inference.frontend import StreamingFeatures
 from espnet_durep.inference.joint_search import build_joint_search
 from espnet_durep.inference.loader import experiment_files, load_model
+from espnet_durep.layers.prepacked_linear import prepack_linear_weights
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
 from espnet_durep.model.inference import SearchOptions
 from espnet_durep.modes import FULL, MODES, STREAMING, canonical_mode
@@ -53,6 +54,9 @@ class Speech2TextDualMode:
             prefix and greedy searches (> 0 trades deletions for insertions; not used by the
             joint search or by transducers).
         penalty, maxlenratio, minlenratio: ESPnet joint-search options.
+        prepack_weights: on CPU, pack every linear weight once into oneDNN's blocked layout
+            (:mod:`espnet_durep.layers.prepacked_linear`): the same results, faster on CPUs
+            where PyTorch's default small-matrix path is slow, slower for tiny models.
     """
 
     def __init__(
@@ -69,9 +73,15 @@ class Speech2TextDualMode:
         penalty: float = 0.0,
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
+        prepack_weights: bool = False,
     ):
+        if prepack_weights and torch.device(device).type != "cpu":
+            raise ValueError(f"prepack_weights is a CPU option, got device {device!r}")
         loaded = load_model(asr_train_config, asr_model_file, device)
         model = self.model = loaded.model
+        self.prepack_weights = prepack_weights
+        if prepack_weights:
+            prepack_linear_weights(model, rows_hint=model.streaming_encoder.chunk_size)
         self.args = loaded.args
         self.device = device
         self.options = SearchOptions(beam_size, token_beam, blank_penalty, ctc_weight)

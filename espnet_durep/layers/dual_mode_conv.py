@@ -13,7 +13,7 @@ Layer norm replaces Conformer's batch norm so both modes share one set of statis
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +22,16 @@ from torch import nn
 CONV_MODES = ("causal", "dual", "chunk")
 
 
-def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """A kernel-1 ``Conv1d`` (its weight (C_out, C_in, 1)) over channels-last frames (B, T, C_in) ->
-    (B, T, C_out): a linear map, run as one, so that the frames need no transposing."""
-    return F.linear(x, weight.squeeze(-1), bias)
+class Pointwise(nn.Conv1d):
+    """A kernel-1 ``Conv1d`` (weight (C_out, C_in, 1), the checkpoint layout of Conformer's
+    pointwise convolutions) applied to channels-last frames (B, T, C_in) -> (B, T, C_out): a
+    linear map, run as one, so that the frames need no transposing."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight.squeeze(-1), self.bias)
 
 
 class DualModeConvolution(nn.Module):
@@ -38,10 +44,10 @@ class DualModeConvolution(nn.Module):
         self.conv_mode = conv_mode
         self.kernel_size = kernel_size
         self.pad = (kernel_size - 1) // 2
-        self.pointwise_in = nn.Conv1d(channels, 2 * channels, 1)
+        self.pointwise_in = Pointwise(channels, 2 * channels)
         self.depthwise = nn.Conv1d(channels, channels, kernel_size, groups=channels)
         self.norm = nn.LayerNorm(channels)
-        self.pointwise_out = nn.Conv1d(channels, channels, 1)
+        self.pointwise_out = Pointwise(channels, channels)
 
     @property
     def cache_frames(self) -> int:
@@ -73,12 +79,12 @@ class DualModeConvolution(nn.Module):
         return y.view(b, n_chunks, c, chunk_size).permute(0, 2, 1, 3).reshape(b, c, -1)[..., :t]
 
     def _pre(self, x: torch.Tensor) -> torch.Tensor:
-        h = pointwise(x, self.pointwise_in.weight, self.pointwise_in.bias)
+        h = self.pointwise_in(x)
         return F.glu(h, dim=-1).transpose(1, 2)  # (B, C, T)
 
     def _post(self, y: torch.Tensor) -> torch.Tensor:
         y = F.silu(self.norm(y.transpose(1, 2)))
-        return pointwise(y, self.pointwise_out.weight, self.pointwise_out.bias)  # (B, T, C)
+        return self.pointwise_out(y)  # (B, T, C)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, streaming: bool, chunk_size: int) -> torch.Tensor:
         """x: (B, T, C); valid: (B, T) bool (padding is zeroed before the depthwise conv)."""
