@@ -25,6 +25,10 @@ Systems, for each audio length (default 10 s and 60 s):
   ``export_onnx`` and run by the PyTorch-free runtime on ONNX Runtime (``OnnxModel.encode_full``,
   ``OnnxEncoderStream.accept`` one chunk of features per call, and ``batched_chunk_step`` over k
   ``OnnxEncoderStream`` s, as the server runs them);
+* ``ours prepacked ...`` / ``espnet prepacked ...``: copies of the same encoders whose linear
+  weights are packed once for oneDNN (``prepack_linear_weights``, the ``--prepack_weights``
+  decoding option); the same numbers, another matrix-product path. ESPnet's pointwise
+  convolutions stay ``Conv1d`` s (it runs them on (B, C, T) frames), its linear layers are packed;
 * ``onnx int8 ...``: the same three on the ``export_onnx --quantize int8`` export (dynamic int8
   quantisation of the weights: a quarter of the bytes to read per chunk, other numerics; the
   README measures its accuracy on a trained model).
@@ -39,10 +43,11 @@ counts (on a shared machine, the fastest run is the one least disturbed by other
 Printed: RTF (compute / audio time), the median and p90 compute per chunk call (ms), the
 ratios against the targets of the streaming work, a breakdown of where one streaming
 chunk's time goes (per component, timed with forward hooks; the rest is glue code), and
-the encoder's matrix products alone at the streaming step's rows and at the full pass's:
-a step reads every weight for one chunk's frames, the full pass once for the utterance, so
-where the weights do not fit in the cache, their ratio bounds the streaming / full-context
-ratio that float32 products on this BLAS allow, however the rest of the step is written.
+the encoder's matrix products alone at the streaming step's rows and at the full pass's,
+with PyTorch's default path and prepacked: a step reads every weight for one chunk's frames,
+the full pass once for the utterance, so where the weights do not fit in the cache, their
+ratio bounds the streaming / full-context ratio that float32 products on that path allow,
+however the rest of the step is written.
 
 Example::
 
@@ -52,6 +57,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import copy
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +73,7 @@ from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.export.onnx import export_onnx
 from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.inference.stream_batch import EncoderStreamBatch
+from espnet_durep.layers.prepacked_linear import PrepackedLinear, prepack_linear_weights
 from espnet_durep.runtime.batching import batched_chunk_step
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 from espnet_durep.tasks.durep import DurepTask
@@ -129,7 +136,7 @@ def espnet_encoders(model: dict, chunk: int):
     return full, block
 
 
-def run_espnet_block(enc, feats: torch.Tensor, hop_frames: int) -> Result:
+def run_espnet_block(enc, feats: torch.Tensor, hop_frames: int, name: str = "espnet") -> Result:
     states, calls = None, []
     n = feats.size(1)
     for start in range(0, n, hop_frames):
@@ -137,17 +144,18 @@ def run_espnet_block(enc, feats: torch.Tensor, hop_frames: int) -> Result:
         final = start + hop_frames >= n
         (_, _, states), dt = timed(enc, piece, torch.tensor([piece.size(1)]), states, final, True)
         calls.append(1000 * dt)
-    return Result("espnet contextual-block", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+    return Result(f"{name} contextual-block", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
 
 
-def run_ours_stream(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> Result:
+def run_ours_stream(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int,
+                    name: str = "ours") -> Result:
     cache, calls = enc.init_cache(1, chunk, left), []
     step, n = chunk * enc.subsampling, feats.size(1)
     for start in range(0, n, step):
         _, dt = timed(enc.accept_feats, feats[:, start:start + step], cache, start + step >= n)
         calls.append(1000 * dt)
-    name = f"ours stream left {left}" if left >= 0 else "ours stream unlimited"
-    return Result(name, n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
+    context = f"left {left}" if left >= 0 else "unlimited"
+    return Result(f"{name} stream {context}", n * FRAME_SHIFT_S, sum(calls) / 1000, calls_ms=calls)
 
 
 class ChunkStep(torch.nn.Module):
@@ -214,7 +222,8 @@ def run_onnx_batched(name: str, onnx: OnnxSpeech2Text, feats: np.ndarray, chunk:
     return Result(f"{name} batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
 
 
-def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int, k: int) -> Result:
+def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int, k: int,
+                     name: str = "ours") -> Result:
     batch = EncoderStreamBatch(enc, chunk, left)
     streams = [feats[0] + 0.01 * i for i in range(k)]  # k different streams of the same length
     for i in range(k):
@@ -230,7 +239,7 @@ def run_ours_batched(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: 
             batch.accept(i, x[start:start + step])
         total += timed(advance)[1]
     total += sum(timed(batch.finish, i)[1] for i in range(k))
-    return Result(f"ours batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
+    return Result(f"{name} batched B={k} left {left}", n * FRAME_SHIFT_S, total, streams=k)
 
 
 def breakdown(enc: DualModeConformerEncoder, feats: torch.Tensor, chunk: int, left: int) -> List[List[str]]:
@@ -285,26 +294,37 @@ def frame_weights(enc: DualModeConformerEncoder) -> List[Tuple[torch.Tensor, Opt
     return maps
 
 
-def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, repeats: int = 5) -> List[List[str]]:
+def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, repeats: int = 5,
+                 prepacked: bool = False) -> List[List[str]]:
     """The matrix products alone: every per-frame weight once, in model order, for ``chunk`` rows
     (one streaming step) and for ``full_frames`` rows (one full-context pass), timed the same
-    way.  A streaming step reads every weight for ``chunk`` frames, the full pass for all of
-    them, so with weights larger than the cache this bounds what any chunk step can reach."""
-    maps = frame_weights(enc)
-    flops_per_row = 2 * sum(w.numel() for w, _ in maps)
+    way (``prepacked``: from oneDNN-packed copies of the weights).  A streaming step reads
+    every weight for ``chunk`` frames, the full pass for all of them, so with weights larger
+    than the cache this bounds what any chunk step on that path can reach."""
+    maps = []
+    for w, b in frame_weights(enc):
+        linear = torch.nn.Linear(w.size(1), w.size(0), bias=b is not None)
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            if b is not None:
+                linear.bias.copy_(b)
+        maps.append(PrepackedLinear(linear, rows_hint=chunk) if prepacked else linear)
+    flops_per_row = 2 * sum(m.weight.numel() for m in maps)
+    label = " prepacked" if prepacked else ""
     rows, per_chunk = [], []
-    for name, n in (("streaming step", chunk), ("full pass", full_frames)):
-        inputs = {w.size(1): torch.randn(1, n, w.size(1)) for w, _ in maps}
+    for name, n in ((f"streaming step{label}", chunk), (f"full pass{label}", full_frames)):
+        inputs = {m.in_features: torch.randn(1, n, m.in_features) for m in maps}
         spent = []
-        for _ in range(repeats + 1):
-            tic = time.perf_counter()
-            for w, b in maps:
-                torch.nn.functional.linear(inputs[w.size(1)], w, b)
-            spent.append(time.perf_counter() - tic)
+        with torch.inference_mode():
+            for _ in range(repeats + 1):
+                tic = time.perf_counter()
+                for m in maps:
+                    m(inputs[m.in_features])
+                spent.append(time.perf_counter() - tic)
         per_call = float(np.median(spent[1:]))
         per_chunk.append(per_call * chunk / n)
         rows.append([name, str(n), f"{1000 * per_chunk[-1]:.2f}", f"{flops_per_row * n / per_call / 1e9:.0f}"])
-    rows.append(["ratio, streaming / full", "", f"{per_chunk[0] / per_chunk[1]:.2f}", ""])
+    rows.append([f"ratio, streaming / full{label}", "", f"{per_chunk[0] / per_chunk[1]:.2f}", ""])
     return rows
 
 
@@ -333,6 +353,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     ours = s2t.encoder.eval()
     torch.manual_seed(0)
     espnet_full, espnet_block = espnet_encoders(model, chunk)
+    packed = {}  # the same weights, linear maps packed for oneDNN
+    for name, enc in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block)):
+        packed[name] = copy.deepcopy(enc)
+        prepack_linear_weights(packed[name], rows_hint=chunk)
     sizes = {name: sum(p.numel() for p in m.parameters())
              for name, m in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block))}
     print(f"model {model}, chunk {chunk} frames = {ours.chunk_ms(chunk):.0f} ms, left {left} chunks, "
@@ -342,8 +366,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     hop = chunk * ours.subsampling
     with torch.inference_mode():
         warm = torch.randn(1, 3 * hop + 20, FEATURE_DIM)
-        espnet_full(warm, torch.tensor([warm.size(1)]))
-        run_ours_stream(ours, warm, chunk, left)
+        for enc in (espnet_full, packed["espnet full"]):
+            enc(warm, torch.tensor([warm.size(1)]))
+        for enc in (ours, packed["ours"]):
+            run_ours_stream(enc, warm, chunk, left)
         for name, onnx in exports.items():
             run_onnx_stream(name, onnx, warm[0].numpy(), chunk, left)
         for seconds in args.seconds:
@@ -357,6 +383,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
                         run_ours_stream(ours, feats, chunk, -1),
                         run_ours_torchscript(ours, feats, chunk, left)]
                 runs += [run_ours_batched(ours, feats, chunk, left, k) for k in args.batch_sizes]
+                runs += [Result("espnet prepacked full", seconds, timed(packed["espnet full"], feats, lens)[1]),
+                         Result("ours prepacked full", seconds, timed(packed["ours"], feats, lens, None, "full")[1]),
+                         run_espnet_block(packed["espnet block"], feats, hop, "espnet prepacked"),
+                         run_ours_stream(packed["ours"], feats, chunk, left, "ours prepacked"),
+                         run_ours_stream(packed["ours"], feats, chunk, -1, "ours prepacked")]
+                runs += [run_ours_batched(packed["ours"], feats, chunk, left, k, "ours prepacked")
+                         for k in args.batch_sizes]
                 for name, onnx in exports.items():
                     x = feats[0].numpy()
                     runs += [run_onnx_full(name, onnx, x), run_onnx_stream(name, onnx, x, chunk, left)]
@@ -374,19 +407,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
         print_table(["system", "audio (s)", "RTF", "chunk med (ms)", "chunk p90 (ms)"], lines)
         print()
         report_targets(results, args, left)
-        print(f"\nwhere one streaming chunk's time goes (ours stream left {left}, {args.seconds[0]:g} s):")
-        print_table(["component", "ms per chunk", "share"],
-                    breakdown(ours, torch.randn(1, round(args.seconds[0] / FRAME_SHIFT_S), FEATURE_DIM), chunk, left))
+        for name, enc in (("ours", ours), ("ours prepacked", packed["ours"])):
+            print(f"\nwhere one streaming chunk's time goes ({name} stream left {left}, {args.seconds[0]:g} s):")
+            print_table(["component", "ms per chunk", "share"],
+                        breakdown(enc, torch.randn(1, round(args.seconds[0] / FRAME_SHIFT_S), FEATURE_DIM), chunk, left))
         full_frames = round(args.seconds[0] / FRAME_SHIFT_S) // ours.subsampling
         weight_mb = 4 * sum(w.numel() for w, _ in frame_weights(ours)) / 1e6
         print(f"\nthe linear maps alone ({weight_mb:.1f} MB of weights, each read once per call), per "
               f"{chunk} frames, against the same products over the full pass's {full_frames} frames:")
-        print_table(["products", "rows", f"ms per {chunk} frames", "GFLOP/s"], linear_floor(ours, chunk, full_frames))
+        print_table(["products", "rows", f"ms per {chunk} frames", "GFLOP/s"],
+                    linear_floor(ours, chunk, full_frames) + linear_floor(ours, chunk, full_frames, prepacked=True))
     return results
 
 
 def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: int) -> None:
-    """The streaming targets for ours in PyTorch, on our ONNX runtime, and on its int8 export."""
+    """The streaming targets for ours in PyTorch (default and prepacked linear maps), on our ONNX
+    runtime, and on its int8 export. ESPnet's contextual-block encoder is the reference of each,
+    in PyTorch as it ships; the prepacked one is also compared with ESPnet prepacked alike."""
     def r(system: str, seconds: float) -> Result:
         return results[f"{system} @{seconds:g}s"]
 
@@ -394,6 +431,8 @@ def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: i
     biggest = max(args.batch_sizes)
     checks = []
     for backend, full, stream, batched in (("pytorch", "ours full", f"ours stream left {left}", "ours batched"),
+                                           ("pytorch prepacked", "ours prepacked full",
+                                            f"ours prepacked stream left {left}", "ours prepacked batched"),
                                            ("onnx", "onnx full", f"onnx stream left {left}", "onnx batched"),
                                            ("onnx int8", "onnx int8 full", f"onnx int8 stream left {left}",
                                             "onnx int8 batched")):
@@ -401,6 +440,9 @@ def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: i
         for s in args.seconds:
             checks.append((f"{backend}: stream / espnet contextual-block (pytorch) RTF at {s:g} s",
                            r(stream, s).rtf / r("espnet contextual-block", s).rtf, 0.33))
+            if backend == "pytorch prepacked":
+                checks.append((f"{backend}: stream / espnet prepacked contextual-block RTF at {s:g} s",
+                               r(stream, s).rtf / r("espnet prepacked contextual-block", s).rtf, 0.33))
         checks.append((f"{backend}: stream chunk median {long_:g} s / {short:g} s",
                        median_p90(r(stream, long_).calls_ms)[0] / median_p90(r(stream, short).calls_ms)[0], 1.1))
         checks.append((f"{backend}: batched B={biggest} / B=1 cost per stream at {short:g} s",
