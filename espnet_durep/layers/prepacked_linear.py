@@ -10,7 +10,9 @@ chunk step ran about 1.6x faster (see README, Benchmarks), while tiny models (d=
 :class:`PrepackedLinear` wraps an ``nn.Linear`` or a kernel-1 :class:`Pointwise` convolution and
 shares its parameters, so state dicts, tied weights and training are unchanged: it falls back to
 ``F.linear`` whenever gradients, tracing, another dtype or another device are involved, and packs
-again when the weight changes in place (``load_state_dict``) or moves (``.to()``).
+again when the weight changes in place (``load_state_dict``) or moves (``.to()``). Weights created
+under ``torch.inference_mode`` have no version counter to detect in-place changes by, so they are
+never packed (build the model outside it).
 """
 from __future__ import annotations
 
@@ -32,14 +34,6 @@ def prepacking_available() -> bool:
     """Whether this PyTorch build has oneDNN's packed linear operators."""
     return (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
-
-
-def _version(t: torch.Tensor) -> Optional[int]:
-    """In-place modification counter of ``t`` (None for inference tensors, which have none)."""
-    try:
-        return t._version
-    except RuntimeError:
-        return None
 
 
 class PrepackedLinear(nn.Module):
@@ -76,12 +70,13 @@ class PrepackedLinear(nn.Module):
             return False
         if torch.is_grad_enabled() and (self.weight.requires_grad or x.requires_grad):
             return False
-        return (x.device.type == "cpu" and self.weight.device.type == "cpu"
-                and x.dtype == torch.float32 and self.weight.dtype == torch.float32)
+        weight = self.weight
+        return (x.device.type == "cpu" and weight.device.type == "cpu" and x.dtype == torch.float32
+                and weight.dtype == torch.float32 and not weight.is_inference())
 
     def _packed_weight(self) -> torch.Tensor:
-        key = (self.weight.data_ptr(), _version(self.weight))
-        if self._packed is None or key[1] is None or key != self._packed_key:
+        key = (self.weight.data_ptr(), self.weight._version)
+        if self._packed is None or key != self._packed_key:
             with torch.no_grad():
                 self._packed = torch.ops.mkldnn._reorder_linear_weight(self._matrix().detach(), self.rows_hint)
             self._packed_key = key

@@ -107,6 +107,19 @@ def test_tracing_records_the_plain_operator():
     torch.testing.assert_close(traced(x), packed(x).detach(), atol=1e-6, rtol=1e-6)
 
 
+def test_weights_made_in_inference_mode_are_not_packed():
+    torch.manual_seed(0)
+    with torch.inference_mode():  # no version counter: in-place changes could not be seen
+        source = nn.Linear(8, 4)
+        packed = PrepackedLinear(source)
+        x = torch.randn(3, 8)
+        torch.testing.assert_close(packed(x), source(x))
+        with torch.no_grad():
+            source.weight.mul_(2)
+        torch.testing.assert_close(packed(x), source(x))
+    assert packed._packed is None
+
+
 def test_rejects_modules_it_cannot_pack():
     with pytest.raises(TypeError, match="Conv1d"):
         PrepackedLinear(nn.Conv1d(4, 4, 3))

@@ -302,13 +302,13 @@ def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, re
     every weight for ``chunk`` frames, the full pass for all of them, so with weights larger
     than the cache this bounds what any chunk step on that path can reach."""
     maps = []
-    for w, b in frame_weights(enc):
-        linear = torch.nn.Linear(w.size(1), w.size(0), bias=b is not None)
-        with torch.no_grad():
+    with torch.inference_mode(False), torch.no_grad():  # packing needs weights made outside inference mode
+        for w, b in frame_weights(enc):
+            linear = torch.nn.Linear(w.size(1), w.size(0), bias=b is not None)
             linear.weight.copy_(w)
             if b is not None:
                 linear.bias.copy_(b)
-        maps.append(PrepackedLinear(linear, rows_hint=chunk) if prepacked else linear)
+            maps.append(PrepackedLinear(linear, rows_hint=chunk) if prepacked else linear)
     flops_per_row = 2 * sum(m.weight.numel() for m in maps)
     label = " prepacked" if prepacked else ""
     rows, per_chunk = [], []
