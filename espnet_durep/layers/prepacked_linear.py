@@ -4,8 +4,9 @@ PyTorch's default CPU path for ``F.linear`` hands the plain (N, K) weight to the
 every call. For the few rows of a streaming chunk (a few to tens of frames) some CPUs spend more
 time re-reading that weight than multiplying. oneDNN can reorder the weight once into its blocked
 layout (``mkldnn._reorder_linear_weight``) and multiply many times from it
-(``mkldnn._linear_pointwise``): on a 2-core AMD EPYC VM a 33 M-parameter Conformer's streaming
-chunk step ran about 1.6x faster (see README, Benchmarks), while tiny models (d=32) run slower.
+(``mkldnn._linear_pointwise``). Whether that pays depends on the CPU (README, Benchmarks): where
+the default small-matrix path is slow (an AMD EPYC VM) the products ran about 3x faster, where it
+is not (an Intel Xeon VM) about 7 % slower; tiny models (d=32) are slower everywhere.
 
 :class:`PrepackedLinear` wraps an ``nn.Linear`` or a kernel-1 :class:`Pointwise` convolution and
 shares its parameters, so state dicts, tied weights and training are unchanged: it falls back to
