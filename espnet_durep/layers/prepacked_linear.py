@@ -10,10 +10,10 @@ is not (an Intel Xeon VM) about 7 % slower; tiny models (d=32) are slower everyw
 
 :class:`PrepackedLinear` wraps an ``nn.Linear`` or a kernel-1 :class:`Pointwise` convolution and
 shares its parameters, so state dicts, tied weights and training are unchanged: it falls back to
-``F.linear`` whenever gradients, tracing, another dtype or another device are involved, and packs
-again when the weight changes in place (``load_state_dict``) or moves (``.to()``). Weights created
-under ``torch.inference_mode`` have no version counter to detect in-place changes by, so they are
-never packed (build the model outside it).
+``F.linear`` whenever gradients, tracing, compiling, another dtype or another device are
+involved, and packs again when the weight changes in place (``load_state_dict``) or moves
+(``.to()``). Weights created under ``torch.inference_mode`` have no version counter to detect
+in-place changes by, so they are never packed (build the model outside it).
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class PrepackedLinear(nn.Module):
         return self.weight.reshape(self.out_features, self.in_features)
 
     def _usable(self, x: torch.Tensor) -> bool:
-        if torch.jit.is_scripting() or torch.jit.is_tracing():
+        if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
             return False
         if torch.is_grad_enabled() and (self.weight.requires_grad or x.requires_grad):
             return False
