@@ -111,3 +111,14 @@ def test_prepacked_weights_decode_the_same_and_are_recorded(experiment, data, tm
         assert _table(tmp_path / "packed" / "1best_recog" / name) == _table(tmp_path / "plain" / "1best_recog" / name)
     assert json.loads((tmp_path / "packed" / "metrics.json").read_text())["prepack_weights"] is True
     assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["prepack_weights"] is False
+
+
+def test_int8_weights_decode_and_are_recorded(experiment, data, tmp_path):
+    assert _run(experiment, data, tmp_path / "int8", "--decode_mode", "streaming", "--chunk_size", "2",
+                "--quantize", "int8") == 0
+    metrics = json.loads((tmp_path / "int8" / "metrics.json").read_text())
+    assert metrics["quantize"] == "int8" and metrics["num_failed_utts"] == 5  # the bad inputs, as in fp32
+    text = _table(tmp_path / "int8" / "1best_recog" / "text")
+    assert text["a_good"] and text["a_good"] == text["h_pipe"]
+    with pytest.raises(SystemExit):
+        _run(experiment, data, tmp_path / "bad", "--quantize", "int4")

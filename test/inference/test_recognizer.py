@@ -107,3 +107,25 @@ def test_prepacked_weights_give_the_same_recognition(experiment, wave):
     assert result.token_ids == expected.token_ids and result.score == pytest.approx(expected.score, abs=1e-3)
     with pytest.raises(ValueError, match="CPU option"):
         Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", device="cuda", prepack_weights=True)
+
+
+def test_int8_weights_recognise_close_to_float(experiment, wave):
+    from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
+
+    kwargs = dict(beam_size=3, full_search="attention_rescoring")
+    plain = Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", **kwargs)
+    int8 = Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", quantize="int8", **kwargs)
+    assert int8.quantize == "int8" and plain.quantize is None
+    assert not any(isinstance(m, torch.nn.Linear) for m in int8.model.modules())
+    assert any(isinstance(m, QuantizedLinear) for m in int8.model.encoder.modules())
+    ref, enc = plain.encode(wave), int8.encode(wave)
+    assert enc.shape == ref.shape and float((enc - ref).norm() / ref.norm()) < 0.05
+    stream = int8.stream(chunk_size=2)
+    for start in range(0, wave.numel(), 555):
+        stream.accept_waveform(wave[start:start + 555])
+    result = stream.finalize()
+    assert result.token_ids and len(result.token_times_ms) == len(result.token_ids)
+    for bad, match in ((dict(quantize="int4"), "quantize must be"), (dict(quantize="int8", device="cuda"), "CPU option"),
+                       (dict(quantize="int8", prepack_weights=True), "cannot be combined")):
+        with pytest.raises(ValueError, match=match):
+            Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", **bad)

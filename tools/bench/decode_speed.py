@@ -41,8 +41,9 @@ quality.  ``--model_dir`` decodes with TRAINED weights instead (one or more of a
 experiment directories, e.g. ``exp/student``, or a teacher and its compressed student), on the
 real utterances of ``--data_dir``, so that streaming and full context are compared at the
 accuracy each model has (sclite CER/WER per row).  It prints, per backend (each model in
-PyTorch, with ``--prepack_weights`` also with its linear weights prepacked for oneDNN, and each
-ONNX export given with ``--exports``), all timed in one process one after the other:
+PyTorch, with ``--prepack_weights`` also with its linear weights prepacked for oneDNN, with
+``--quantize int8`` also with int8 linear weights, and each ONNX export given with ``--exports``),
+all timed in one process one after the other:
 
 * parameters (PyTorch models);
 * streaming: CER / WER, RTF, and the time per chunk spent in features, encoder and search
@@ -134,6 +135,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--exports", type=Path, nargs="*", default=[], help="ONNX exports to time too")
     p.add_argument("--prepack_weights", action="store_true",
                    help="trained mode: also time each model with its linear weights prepacked for oneDNN")
+    p.add_argument("--quantize", choices=["int8"],
+                   help="trained mode: also time each model with its linear weights quantised (dynamic int8)")
     p.add_argument("--max_utts", type=int, default=200, help="utterances of --data_dir decoded (0: all)")
     p.add_argument("--out_dir", type=Path, help="where the trained mode writes hypotheses and sclite reports")
     args = p.parse_args(argv)
@@ -354,6 +357,9 @@ def trained(args: argparse.Namespace) -> dict:
     if args.prepack_weights:
         backends.update({f"pytorch-prepacked:{d.name}": same_search_recogniser(d, prepack_weights=True, **kw)
                          for d in args.model_dir})
+    if args.quantize:
+        backends.update({f"pytorch-{args.quantize}:{d.name}": same_search_recogniser(d, quantize=args.quantize, **kw)
+                         for d in args.model_dir})
     for export in args.exports:
         backends[f"onnx:{export.name}"] = OnnxSpeech2Text(export, num_threads=1, **kw)
     waves = load_waves(args.data_dir, next(iter(backends.values())), args.max_utts)
@@ -362,8 +368,9 @@ def trained(args: argparse.Namespace) -> dict:
           f"{args.chunk_size} frames, {args.num_left_chunks} left chunks, beam {args.beam_size}, 1 thread")
     for name, s2t in backends.items():
         if isinstance(s2t, Speech2TextDualMode):
-            params = sum(p.numel() for p in s2t.model.parameters()) / 1e6
-            print(f"  {name}: {params:.2f} M parameters, search {s2t.search_name('streaming')}")
+            size = (f"{s2t.quantize} linear weights" if s2t.quantize  # its int8 weights are no Parameters
+                    else f"{sum(p.numel() for p in s2t.model.parameters()) / 1e6:.2f} M parameters")
+            print(f"  {name}: {size}, search {s2t.search_name('streaming')}")
     print()
     lines, parts, out = [], [], {}
     for name, s2t in backends.items():

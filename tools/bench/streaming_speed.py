@@ -29,6 +29,9 @@ Systems, for each audio length (default 10 s and 60 s):
   weights are packed once for oneDNN (``prepack_linear_weights``, the ``--prepack_weights``
   decoding option); the same numbers, another matrix-product path. ESPnet's pointwise
   convolutions stay ``Conv1d`` s (it runs them on (B, C, T) frames), its linear layers are packed;
+* ``ours int8 ...`` / ``espnet int8 ...``: copies whose linear weights are int8, dynamically
+  quantised in PyTorch (``quantize_linear_weights``, the ``--quantize int8`` decoding option;
+  other numerics, a quarter of the weight bytes); ESPnet's pointwise convolutions stay float;
 * ``onnx int8 ...``: the same three on the ``export_onnx --quantize int8`` export (dynamic int8
   quantisation of the weights: a quarter of the bytes to read per chunk, other numerics; the
   README measures its accuracy on a trained model).
@@ -44,10 +47,10 @@ Printed: RTF (compute / audio time), the median and p90 compute per chunk call (
 ratios against the targets of the streaming work, a breakdown of where one streaming
 chunk's time goes (per component, timed with forward hooks; the rest is glue code), and
 the encoder's matrix products alone at the streaming step's rows and at the full pass's,
-with PyTorch's default path and prepacked: a step reads every weight for one chunk's frames,
+with PyTorch's default path, prepacked and int8: a step reads every weight for one chunk's frames,
 the full pass once for the utterance, so where the weights do not fit in the cache, their
 ratio bounds the streaming / full-context ratio that float32 products on that path allow,
-however the rest of the step is written.
+however the rest of the step is written (int8 weights: a quarter of the bytes to read).
 
 Example::
 
@@ -73,7 +76,8 @@ from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.export.onnx import export_onnx
 from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.inference.stream_batch import EncoderStreamBatch
-from espnet_durep.layers.prepacked_linear import PrepackedLinear, prepack_linear_weights
+from espnet_durep.layers.prepacked_linear import prepack_linear_weights
+from espnet_durep.layers.quantized_linear import quantize_linear_weights
 from espnet_durep.runtime.batching import batched_chunk_step
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
 from espnet_durep.tasks.durep import DurepTask
@@ -83,6 +87,11 @@ FRAME_SHIFT_S = 0.01
 MODEL = dict(output_size=256, attention_heads=4, linear_units=2048, num_blocks=12, cnn_module_kernel=31)
 QUICK_MODEL = dict(output_size=32, attention_heads=2, linear_units=64, num_blocks=2, cnn_module_kernel=5)
 DECODER = dict(attention_heads=2, linear_units=64, num_blocks=1)  # not timed; the export needs one
+# Copies of an encoder with another matrix-product path for its linear maps (in place, given the chunk).
+WEIGHT_VARIANTS: Dict[str, Callable[[torch.nn.Module, int], int]] = {
+    "prepacked": lambda module, chunk: prepack_linear_weights(module, rows_hint=chunk),
+    "int8": lambda module, chunk: quantize_linear_weights(module),
+}
 
 
 @dataclass
@@ -295,22 +304,24 @@ def frame_weights(enc: DualModeConformerEncoder) -> List[Tuple[torch.Tensor, Opt
 
 
 def linear_floor(enc: DualModeConformerEncoder, chunk: int, full_frames: int, repeats: int = 5,
-                 prepacked: bool = False) -> List[List[str]]:
+                 variant: Optional[str] = None) -> List[List[str]]:
     """The matrix products alone: every per-frame weight once, in model order, for ``chunk`` rows
     (one streaming step) and for ``full_frames`` rows (one full-context pass), timed the same
-    way (``prepacked``: from oneDNN-packed copies of the weights).  A streaming step reads
-    every weight for ``chunk`` frames, the full pass for all of them, so with weights larger
-    than the cache this bounds what any chunk step on that path can reach."""
-    maps = []
+    way (``variant``: from copies of the weights on a :data:`WEIGHT_VARIANTS` path).  A
+    streaming step reads every weight for ``chunk`` frames, the full pass for all of them, so
+    with weights larger than the cache this bounds what any chunk step on that path can reach."""
+    maps = torch.nn.ModuleList()
     with torch.inference_mode(False), torch.no_grad():  # packing needs weights made outside inference mode
         for w, b in frame_weights(enc):
             linear = torch.nn.Linear(w.size(1), w.size(0), bias=b is not None)
             linear.weight.copy_(w)
             if b is not None:
                 linear.bias.copy_(b)
-            maps.append(PrepackedLinear(linear, rows_hint=chunk) if prepacked else linear)
-    flops_per_row = 2 * sum(m.weight.numel() for m in maps)
-    label = " prepacked" if prepacked else ""
+            maps.append(linear)
+        flops_per_row = 2 * sum(m.weight.numel() for m in maps)
+        if variant is not None:
+            WEIGHT_VARIANTS[variant](maps, chunk)
+    label = f" {variant}" if variant else ""
     rows, per_chunk = [], []
     for name, n in ((f"streaming step{label}", chunk), (f"full pass{label}", full_frames)):
         inputs = {m.in_features: torch.randn(1, n, m.in_features) for m in maps}
@@ -353,10 +364,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     ours = s2t.encoder.eval()
     torch.manual_seed(0)
     espnet_full, espnet_block = espnet_encoders(model, chunk)
-    packed = {}  # the same weights, linear maps packed for oneDNN
-    for name, enc in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block)):
-        packed[name] = copy.deepcopy(enc)
-        prepack_linear_weights(packed[name], rows_hint=chunk)
+    copies = {}  # (variant, encoder): the same weights, the linear maps on another path
+    for variant, convert in WEIGHT_VARIANTS.items():
+        for name, enc in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block)):
+            copies[variant, name] = copy.deepcopy(enc)
+            convert(copies[variant, name], chunk)
     sizes = {name: sum(p.numel() for p in m.parameters())
              for name, m in (("ours", ours), ("espnet full", espnet_full), ("espnet block", espnet_block))}
     print(f"model {model}, chunk {chunk} frames = {ours.chunk_ms(chunk):.0f} ms, left {left} chunks, "
@@ -366,9 +378,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
     hop = chunk * ours.subsampling
     with torch.inference_mode():
         warm = torch.randn(1, 3 * hop + 20, FEATURE_DIM)
-        for enc in (espnet_full, packed["espnet full"]):
+        for enc in [espnet_full] + [copies[v, "espnet full"] for v in WEIGHT_VARIANTS]:
             enc(warm, torch.tensor([warm.size(1)]))
-        for enc in (ours, packed["ours"]):
+        for enc in [ours] + [copies[v, "ours"] for v in WEIGHT_VARIANTS]:
             run_ours_stream(enc, warm, chunk, left)
         for name, onnx in exports.items():
             run_onnx_stream(name, onnx, warm[0].numpy(), chunk, left)
@@ -383,13 +395,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
                         run_ours_stream(ours, feats, chunk, -1),
                         run_ours_torchscript(ours, feats, chunk, left)]
                 runs += [run_ours_batched(ours, feats, chunk, left, k) for k in args.batch_sizes]
-                runs += [Result("espnet prepacked full", seconds, timed(packed["espnet full"], feats, lens)[1]),
-                         Result("ours prepacked full", seconds, timed(packed["ours"], feats, lens, None, "full")[1]),
-                         run_espnet_block(packed["espnet block"], feats, hop, "espnet prepacked"),
-                         run_ours_stream(packed["ours"], feats, chunk, left, "ours prepacked"),
-                         run_ours_stream(packed["ours"], feats, chunk, -1, "ours prepacked")]
-                runs += [run_ours_batched(packed["ours"], feats, chunk, left, k, "ours prepacked")
-                         for k in args.batch_sizes]
+                for v in WEIGHT_VARIANTS:
+                    theirs, mine = copies[v, "espnet full"], copies[v, "ours"]
+                    runs += [Result(f"espnet {v} full", seconds, timed(theirs, feats, lens)[1]),
+                             Result(f"ours {v} full", seconds, timed(mine, feats, lens, None, "full")[1]),
+                             run_espnet_block(copies[v, "espnet block"], feats, hop, f"espnet {v}"),
+                             run_ours_stream(mine, feats, chunk, left, f"ours {v}"),
+                             run_ours_stream(mine, feats, chunk, -1, f"ours {v}")]
+                    runs += [run_ours_batched(mine, feats, chunk, left, k, f"ours {v}") for k in args.batch_sizes]
                 for name, onnx in exports.items():
                     x = feats[0].numpy()
                     runs += [run_onnx_full(name, onnx, x), run_onnx_stream(name, onnx, x, chunk, left)]
@@ -407,7 +420,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
         print_table(["system", "audio (s)", "RTF", "chunk med (ms)", "chunk p90 (ms)"], lines)
         print()
         report_targets(results, args, left)
-        for name, enc in (("ours", ours), ("ours prepacked", packed["ours"])):
+        for name, enc in [("ours", ours)] + [(f"ours {v}", copies[v, "ours"]) for v in WEIGHT_VARIANTS]:
             print(f"\nwhere one streaming chunk's time goes ({name} stream left {left}, {args.seconds[0]:g} s):")
             print_table(["component", "ms per chunk", "share"],
                         breakdown(enc, torch.randn(1, round(args.seconds[0] / FRAME_SHIFT_S), FEATURE_DIM), chunk, left))
@@ -416,33 +429,32 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Result]:
         print(f"\nthe linear maps alone ({weight_mb:.1f} MB of weights, each read once per call), per "
               f"{chunk} frames, against the same products over the full pass's {full_frames} frames:")
         print_table(["products", "rows", f"ms per {chunk} frames", "GFLOP/s"],
-                    linear_floor(ours, chunk, full_frames) + linear_floor(ours, chunk, full_frames, prepacked=True))
+                    [row for v in (None, *WEIGHT_VARIANTS) for row in linear_floor(ours, chunk, full_frames, variant=v)])
     return results
 
 
 def report_targets(results: Dict[str, Result], args: argparse.Namespace, left: int) -> None:
-    """The streaming targets for ours in PyTorch (default and prepacked linear maps), on our ONNX
-    runtime, and on its int8 export. ESPnet's contextual-block encoder is the reference of each,
-    in PyTorch as it ships; the prepacked one is also compared with ESPnet prepacked alike."""
+    """The streaming targets for ours in PyTorch (default linear maps and each of
+    :data:`WEIGHT_VARIANTS`), on our ONNX runtime, and on its int8 export. ESPnet's
+    contextual-block encoder is the reference of each, in PyTorch as it ships; each PyTorch
+    variant is also compared with ESPnet's encoder on the same variant (like with like)."""
     def r(system: str, seconds: float) -> Result:
         return results[f"{system} @{seconds:g}s"]
 
     short, long_ = args.seconds[0], args.seconds[-1]
     biggest = max(args.batch_sizes)
     checks = []
-    for backend, full, stream, batched in (("pytorch", "ours full", f"ours stream left {left}", "ours batched"),
-                                           ("pytorch prepacked", "ours prepacked full",
-                                            f"ours prepacked stream left {left}", "ours prepacked batched"),
-                                           ("onnx", "onnx full", f"onnx stream left {left}", "onnx batched"),
-                                           ("onnx int8", "onnx int8 full", f"onnx int8 stream left {left}",
-                                            "onnx int8 batched")):
+    backends = [("pytorch", "ours", None)] + [(f"pytorch {v}", f"ours {v}", f"espnet {v}") for v in WEIGHT_VARIANTS]
+    backends += [("onnx", "onnx", None), ("onnx int8", "onnx int8", None)]
+    for backend, ours, same_variant_espnet in backends:
+        full, stream, batched = f"{ours} full", f"{ours} stream left {left}", f"{ours} batched"
         checks.append((f"{backend}: stream / full RTF at {short:g} s", r(stream, short).rtf / r(full, short).rtf, 1.3))
         for s in args.seconds:
             checks.append((f"{backend}: stream / espnet contextual-block (pytorch) RTF at {s:g} s",
                            r(stream, s).rtf / r("espnet contextual-block", s).rtf, 0.33))
-            if backend == "pytorch prepacked":
-                checks.append((f"{backend}: stream / espnet prepacked contextual-block RTF at {s:g} s",
-                               r(stream, s).rtf / r("espnet prepacked contextual-block", s).rtf, 0.33))
+            if same_variant_espnet:
+                checks.append((f"{backend}: stream / {same_variant_espnet} contextual-block RTF at {s:g} s",
+                               r(stream, s).rtf / r(f"{same_variant_espnet} contextual-block", s).rtf, 0.33))
         checks.append((f"{backend}: stream chunk median {long_:g} s / {short:g} s",
                        median_p90(r(stream, long_).calls_ms)[0] / median_p90(r(stream, short).calls_ms)[0], 1.1))
         checks.append((f"{backend}: batched B={biggest} / B=1 cost per stream at {short:g} s",
