@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from espnet_durep.layers.dual_mode_conv import Pointwise
+from espnet_durep.layers.linear_maps import LINEAR_MAPS, replace_linear_maps
 
-PACKABLE = (nn.Linear, Pointwise)
 # oneDNN builds (and caches) one primitive per (rows, K, N); rows are padded to a multiple of this
 # so that utterances of every length reuse a few primitives instead of creating one each (0.6-5 ms).
 ROW_BUCKET = 16
@@ -46,8 +45,8 @@ class PrepackedLinear(nn.Module):
 
     def __init__(self, source: nn.Module, rows_hint: int = ROW_BUCKET):
         super().__init__()
-        if not isinstance(source, PACKABLE):
-            raise TypeError(f"PrepackedLinear wraps {[c.__name__ for c in PACKABLE]}, got {type(source).__name__}")
+        if not isinstance(source, LINEAR_MAPS):
+            raise TypeError(f"PrepackedLinear wraps {[c.__name__ for c in LINEAR_MAPS]}, got {type(source).__name__}")
         if not prepacking_available():
             raise RuntimeError("this PyTorch build has no oneDNN (mkldnn) packed linear operators")
         if rows_hint < 1:
@@ -110,10 +109,4 @@ def prepack_linear_weights(module: nn.Module, rows_hint: int = ROW_BUCKET) -> in
     :class:`PrepackedLinear` sharing its parameters; returns how many were replaced."""
     if not prepacking_available():
         raise RuntimeError("weight prepacking needs a PyTorch build with oneDNN (mkldnn)")
-    replaced = 0
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) in PACKABLE:
-                setattr(parent, name, PrepackedLinear(child, rows_hint))
-                replaced += 1
-    return replaced
+    return replace_linear_maps(module, lambda source: PrepackedLinear(source, rows_hint))

@@ -17,7 +17,7 @@ import warnings
 import torch
 from torch import nn
 
-from espnet_durep.layers.dual_mode_conv import Pointwise
+from espnet_durep.layers.linear_maps import replace_linear_maps
 
 QUANTIZATIONS = ("int8",)
 
@@ -36,7 +36,7 @@ def _quantized_linear_class():
 
 
 def _as_linear(module: nn.Module) -> nn.Linear:
-    """``module`` (an ``nn.Linear`` or a :class:`Pointwise`) as an ``nn.Linear`` with its weights."""
+    """``module`` (an ``nn.Linear`` or a ``Pointwise``) as an ``nn.Linear`` with its weights."""
     if type(module) is nn.Linear:
         return module
     linear = nn.Linear(module.in_channels, module.out_channels, bias=module.bias is not None)
@@ -48,24 +48,21 @@ def _as_linear(module: nn.Module) -> nn.Linear:
 
 
 def quantize_linear_weights(module: nn.Module) -> int:
-    """Replace (in place) every ``nn.Linear`` and :class:`Pointwise` inside ``module``, which must be
+    """Replace (in place) every ``nn.Linear`` and ``Pointwise`` inside ``module``, which must be
     on the CPU, by a dynamically quantised int8 linear layer; returns how many were replaced."""
     quantized_linear = _quantized_linear_class()
     devices = {p.device.type for p in module.parameters()}
     if devices - {"cpu"}:
         raise ValueError(f"int8 weights are a CPU option; the model is on {sorted(devices)}")
     qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-    replaced = 0
+
+    def quantized(source: nn.Module) -> nn.Module:
+        linear = _as_linear(source)
+        linear.qconfig = qconfig
+        return quantized_linear.from_float(linear)
+
     with warnings.catch_warnings():
         # from_float warns that the eager quantisation API is deprecated in favour of torchao,
         # which this stack does not ship; the layer itself is what WeNet's runtime uses.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        for parent in list(module.modules()):
-            for name, child in list(parent.named_children()):
-                if type(child) in (nn.Linear, Pointwise):
-                    linear = _as_linear(child)
-                    linear.qconfig = qconfig
-                    setattr(parent, name, quantized_linear.from_float(linear))
-                    replaced += 1
-    return replaced
+        warnings.filterwarnings("ignore", message=".*deprecat.*")
+        return replace_linear_maps(module, quantized)
