@@ -304,10 +304,22 @@ def mean_cell(values: Sequence[float], pattern: str = "{:.1f}", with_spread: boo
     return pattern.format(mu) + ("" if sd is None else " ± " + pattern.format(sd))
 
 
-def relative(value: Optional[float], base: Optional[float]) -> str:
+DECIDED_RELATIVE_CHANGE = 5.0  # %: a smaller change needs two or more seeds on both sides
+
+
+def relative(values: Sequence[float], base_values: Sequence[float]) -> str:
+    """(mean(values) - mean(base)) / mean(base) in %, with `` ± `` its standard error where both
+    sides have 2+ seeds (sqrt(s_a^2 / n_a + s_b^2 / n_b) / mean(base)), or `` (1 seed)`` where it is
+    under 5 % and a side has a single seed (not decided)."""
+    value, base = mean(values), mean(base_values)
     if value is None or base is None or base == 0:
         return "-"
-    return f"{100.0 * (value - base) / base:+.1f} %"
+    change = 100.0 * (value - base) / base
+    sd, base_sd = spread(values), spread(base_values)
+    if sd is not None and base_sd is not None:
+        error = 100.0 * math.sqrt(sd ** 2 / len(values) + base_sd ** 2 / len(base_values)) / base
+        return f"{change:+.1f} ± {error:.1f} %"
+    return f"{change:+.1f} %" + (" (1 seed)" if abs(change) < DECIDED_RELATIVE_CHANGE else "")
 
 
 @dataclass
@@ -416,8 +428,10 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
     if compared:
         lines += ["## Relative change against the baselines", "",
                   "(experiment - baseline) / baseline of the mean error rate, on every setting both decoded "
-                  "(negative: fewer errors). Differences under 5 % need two or more seeds on both sides "
-                  "(see the seeds column of the grid).", ""]
+                  "(negative: fewer errors). Where both sides have two or more seeds, `± e` is the standard "
+                  "error of that change (sqrt(s_a^2 / n_a + s_b^2 / n_b) / baseline mean, s: the sample standard "
+                  "deviation over seeds): a change within about 2e is within the seed-to-seed spread. "
+                  "`(1 seed)`: under 5 % with a single seed on a side, not decided.", ""]
         for e in compared:
             bases = [b for b in e.compare_to if b in table]
             if not bases:
@@ -432,8 +446,8 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
                 cells = [*setting_cells(s), mean_cell(c.cer, with_spread=True)]
                 for b in bases:
                     base = table[b].get(s)
-                    cells += [relative(mean(c.cer), mean(base.cer) if base else None),
-                              relative(mean(c.wer), mean(base.wer) if base else None)]
+                    cells += [relative(c.cer, base.cer if base else []),
+                              relative(c.wer, base.wer if base else [])]
                 lines.append(_row(cells))
             lines.append("")
     lines += ["## Runs", "", "Command, hardware, wall time (summed over the attempts of a run that was killed "

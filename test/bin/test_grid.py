@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from espnet_durep.bin.grid import (_main, archive_run, load_runs, load_spec, plan_lines, planned_runs,
-                                   render_compare, runs_to_do, train_log_facts)
+                                   relative, render_compare, runs_to_do, train_log_facts)
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,13 +129,26 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     assert "| base | 2.95 | 0,1 | test | full | - | - | joint | 42.0 ± 2.8 | 80.0 ± 0.0 | 0.100 | - | - | - |" in text
     assert "| base | 2.95 | 0,1 | test | streaming | 640 | all | attention_rescoring | 52.0 ± 2.8 | 90.0 ± 0.0 | 0.020 " \
            "| 12.8 | 670 | 1280 |" in text
-    # student 37.0 vs base 42.0: -11.9 %; WER 72 vs 80: -10.0 %
+    # student 37.0 vs base 42.0: -11.9 %, standard error sqrt(1.41^2 / 2 + 2.83^2 / 2) / 42 = 5.3 %;
+    # WER 72 vs 80: -10.0 %, no spread
     assert "### student: distilled" in text
-    assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 % | -10.0 % |" in text
+    assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 ± 5.3 % | -10.0 ± 0.0 % |" in text
     assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | 0123456789ab | `./run.sh --seed 0` |" in text
     assert "| student_seed0 | - | 1.0 min | cpu | 0123456789ab, at end ba9876543210+modified | `./run.sh --seed 0 --x` |" \
         in text
     assert "| student_seed1 | - | - | - | - | - |" in text
+
+
+@pytest.mark.parametrize("values, base, cell", [
+    ([38.0], [40.0, 42.0], "-7.3 %"),               # 5 % or more: one seed decides
+    ([40.0], [40.0, 42.0], "-2.4 % (1 seed)"),      # under 5 % with one seed: not decided
+    ([40.0, 41.0], [41.0], "-1.2 % (1 seed)"),
+    ([40.0, 41.0], [41.0, 42.0], "-2.4 ± 1.7 %"),   # sqrt(0.5 / 2 + 0.5 / 2) / 41.5
+    ([], [41.0], "-"),
+    ([1.0], [0.0], "-"),
+])
+def test_relative_change_says_whether_the_seeds_decide_it(values, base, cell):
+    assert relative(values, base) == cell
 
 
 def finished_run(expdir: Path, tag: str) -> Path:
