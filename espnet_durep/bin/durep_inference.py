@@ -111,8 +111,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: decode on the GPU")
     parser.add_argument("--num_threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--prepack_weights", type=str2bool, default=False,
-                        help="CPU only: pack linear weights once for oneDNN (same output; faster on some CPUs)")
     parser.add_argument("--quantize", type=str_or_none, default=None, choices=[None, "int8"],
                         help="CPU only: int8 linear weights (dynamic quantisation; slightly different output)")
     parser.add_argument("--seed", type=int, default=0)
@@ -285,7 +283,6 @@ class Metrics:
             "chunk_ms": s2t.chunk_ms(setting.chunk) if streaming else None,
             "num_left_chunks": setting.left if streaming else None,
             "num_threads": num_threads,
-            "prepack_weights": s2t.prepack_weights,
             "quantize": s2t.quantize,
             "device": device,
             "algorithmic_latency_ms": latency.worst_ms if latency else None,
@@ -338,7 +335,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> int:
         args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,
         ctc_weight=args.ctc_weight, full_search=args.full_search, streaming_search=args.streaming_search,
         token_beam=args.token_beam, blank_penalty=args.blank_penalty, penalty=args.penalty, maxlenratio=args.maxlenratio,
-        minlenratio=args.minlenratio, prepack_weights=args.prepack_weights, quantize=args.quantize)
+        minlenratio=args.minlenratio, quantize=args.quantize)
     setting = build_setting(args, s2t)
     refs = read_table(Path(args.ref_text)) if args.ref_text else {}
     # warm-up (excluded from timing): one second of low noise through the chosen path

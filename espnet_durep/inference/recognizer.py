@@ -27,7 +27,6 @@ from espnet_durep.chunking import chunk_frames
 from espnet_durep.inference.frontend import StreamingFeatures
 from espnet_durep.inference.joint_search import build_joint_search
 from espnet_durep.inference.loader import experiment_files, load_model
-from espnet_durep.layers.prepacked_linear import prepack_linear_weights
 from espnet_durep.layers.quantized_linear import QUANTIZATIONS, quantize_linear_weights
 from espnet_durep.metrics.latency import algorithmic_latency, forced_alignment_times_ms
 from espnet_durep.model.inference import SearchOptions
@@ -55,12 +54,9 @@ class Speech2TextDualMode:
             prefix and greedy searches (> 0 trades deletions for insertions; not used by the
             joint search or by transducers).
         penalty, maxlenratio, minlenratio: ESPnet joint-search options.
-        prepack_weights: on CPU, pack every linear weight once into oneDNN's blocked layout
-            (:mod:`espnet_durep.layers.prepacked_linear`): the same results, faster on CPUs
-            where PyTorch's default small-matrix path is slow, slower for tiny models.
         quantize: None, or "int8" (CPU): every linear weight int8, dynamically quantised
             (:mod:`espnet_durep.layers.quantized_linear`): a quarter of the weight bytes a
-            streaming chunk reads, slightly different results; excludes ``prepack_weights``.
+            streaming chunk reads, slightly different results.
     """
 
     def __init__(
@@ -77,21 +73,15 @@ class Speech2TextDualMode:
         penalty: float = 0.0,
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
-        prepack_weights: bool = False,
         quantize: Optional[str] = None,
     ):
-        for name, value in (("prepack_weights", prepack_weights), ("quantize", quantize)):
-            if value and torch.device(device).type != "cpu":
-                raise ValueError(f"{name} is a CPU option, got device {device!r}")
+        if quantize and torch.device(device).type != "cpu":
+            raise ValueError(f"quantize is a CPU option, got device {device!r}")
         if quantize is not None and quantize not in QUANTIZATIONS:
             raise ValueError(f"quantize must be None or one of {QUANTIZATIONS}, got {quantize!r}")
-        if quantize and prepack_weights:
-            raise ValueError("prepack_weights packs float weights; it cannot be combined with quantize")
         loaded = load_model(asr_train_config, asr_model_file, device)
         model = self.model = loaded.model
-        self.prepack_weights, self.quantize = prepack_weights, quantize
-        if prepack_weights:
-            prepack_linear_weights(model, rows_hint=model.streaming_encoder.chunk_size)
+        self.quantize = quantize
         if quantize:
             quantize_linear_weights(model)
         self.args = loaded.args

@@ -2,7 +2,7 @@
 
 Both ``nn.Linear`` and the convolution module's kernel-1 :class:`Pointwise` convolutions are
 linear maps of channels-last frames (B..., K) -> (B..., N); inference-time variants of them
-(prepacked or int8 weights) replace every one with :func:`replace_linear_maps`.
+(int8 weights) replace every one with :func:`replace_linear_maps`.
 """
 from __future__ import annotations
 

@@ -103,16 +103,6 @@ def test_wrong_setting_is_a_usage_error(experiment, data, tmp_path):
         _run(experiment, data, tmp_path, "--decode_mode", "offline")
 
 
-def test_prepacked_weights_decode_the_same_and_are_recorded(experiment, data, tmp_path):
-    mode = ["--decode_mode", "streaming", "--chunk_size", "2"]
-    assert _run(experiment, data, tmp_path / "plain", *mode) == 0
-    assert _run(experiment, data, tmp_path / "packed", *mode, "--prepack_weights", "true") == 0
-    for name in ("text", "token_int"):
-        assert _table(tmp_path / "packed" / "1best_recog" / name) == _table(tmp_path / "plain" / "1best_recog" / name)
-    assert json.loads((tmp_path / "packed" / "metrics.json").read_text())["prepack_weights"] is True
-    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["prepack_weights"] is False
-
-
 def test_int8_weights_decode_and_are_recorded(experiment, data, tmp_path):
     assert _run(experiment, data, tmp_path / "int8", "--decode_mode", "streaming", "--chunk_size", "2",
                 "--quantize", "int8") == 0

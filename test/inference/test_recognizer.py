@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from espnet_durep.inference.recognizer import Speech2TextDualMode
-from espnet_durep.layers.prepacked_linear import PrepackedLinear, prepacking_available
 from tiny_asr import TINY_CONFIG, save_experiment
 
 
@@ -90,25 +89,6 @@ def test_joint_search_with_a_beam_wider_than_the_vocabulary_is_a_clear_error(exp
         s2t.decode_full(wave)
 
 
-@pytest.mark.skipif(not prepacking_available(), reason="no oneDNN in this PyTorch build")
-def test_prepacked_weights_give_the_same_recognition(experiment, wave):
-    kwargs = dict(beam_size=3, full_search="attention_rescoring")
-    plain = Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", **kwargs)
-    packed = Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", prepack_weights=True, **kwargs)
-    assert any(isinstance(m, PrepackedLinear) for m in packed.model.modules())
-    assert not any(isinstance(m, PrepackedLinear) for m in plain.model.modules())
-    torch.testing.assert_close(packed.encode(wave), plain.encode(wave), atol=1e-4, rtol=1e-4)
-    assert packed(wave).token_ids == plain(wave).token_ids
-    streams = [s2t.stream(chunk_size=2) for s2t in (plain, packed)]
-    for stream in streams:
-        for start in range(0, wave.numel(), 555):
-            stream.accept_waveform(wave[start:start + 555])
-    expected, result = (stream.finalize() for stream in streams)
-    assert result.token_ids == expected.token_ids and result.score == pytest.approx(expected.score, abs=1e-3)
-    with pytest.raises(ValueError, match="CPU option"):
-        Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", device="cuda", prepack_weights=True)
-
-
 def test_int8_weights_recognise_close_to_float(experiment, wave):
     from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
 
@@ -125,7 +105,6 @@ def test_int8_weights_recognise_close_to_float(experiment, wave):
         stream.accept_waveform(wave[start:start + 555])
     result = stream.finalize()
     assert result.token_ids and len(result.token_times_ms) == len(result.token_ids)
-    for bad, match in ((dict(quantize="int4"), "quantize must be"), (dict(quantize="int8", device="cuda"), "CPU option"),
-                       (dict(quantize="int8", prepack_weights=True), "cannot be combined")):
+    for bad, match in ((dict(quantize="int4"), "quantize must be"), (dict(quantize="int8", device="cuda"), "CPU option")):
         with pytest.raises(ValueError, match=match):
             Speech2TextDualMode(experiment / "config.yaml", experiment / "model.pth", **bad)

@@ -22,16 +22,14 @@ def test_streaming_speed_quick_compares_every_system_and_backend():
     for system in ("espnet full", "espnet contextual-block", "ours full", "ours stream left 4",
                    "ours torchscript left 4", "ours batched B=4 left 4", "onnx full", "onnx stream left 4",
                    "onnx batched B=4 left 4", "onnx int8 full", "onnx int8 stream left 4",
-                   "onnx int8 batched B=4 left 4", "espnet prepacked full", "espnet prepacked contextual-block",
-                   "ours prepacked full", "ours prepacked stream left 4", "ours prepacked batched B=4 left 4",
+                   "onnx int8 batched B=4 left 4",
                    "espnet int8 full", "espnet int8 contextual-block", "ours int8 full", "ours int8 stream left 4",
                    "ours int8 batched B=4 left 4"):
         assert f"\n{system} " in out, system
-    for variant in ("prepacked", "int8"):
-        assert f"pytorch {variant}: stream / espnet {variant} contextual-block RTF at 3 s" in out
-        assert f"where one streaming chunk's time goes (ours {variant} stream left 4" in out
-        assert f"ratio, streaming / full {variant}" in out
-    for backend in ("pytorch", "pytorch prepacked", "pytorch int8", "onnx", "onnx int8"):
+    assert "pytorch int8: stream / espnet int8 contextual-block RTF at 3 s" in out
+    assert "where one streaming chunk's time goes (ours int8 stream left 4" in out
+    assert "ratio, streaming / full int8" in out
+    for backend in ("pytorch", "pytorch int8", "onnx", "onnx int8"):
         assert f"{backend}: stream / full RTF at 3 s" in out
         assert f"{backend}: batched B=4 / B=1 cost per stream at 3 s" in out
     assert "stream chunk median" not in out  # one audio length: no flat-latency ratio to report
@@ -69,20 +67,15 @@ def test_decode_speed_trained_mode_scores_and_splits_each_backend(tmp_path):
     (data / "utt2spk").write_text("".join(f"{u} {u[:4]}\n" for u in waves))
     out = run_bench("decode_speed.py", "--model_dir", str(exp), str(transducer), "--data_dir", str(data),
                     "--exports", str(tmp_path / "onnx"), "--out_dir", str(tmp_path / "out"), "--beam_size", "4",
-                    "--prepack_weights", "--quantize", "int8")
+                    "--quantize", "int8")
     assert "pytorch:cascade: " in out and "search transducer_beam" in out
     assert "search attention_rescoring" in out
-    for backend in ("pytorch:model", "pytorch:cascade", "pytorch-prepacked:model", "pytorch-prepacked:cascade",
-                    "pytorch-int8:model", "pytorch-int8:cascade", "onnx:onnx"):
+    for backend in ("pytorch:model", "pytorch:cascade", "pytorch-int8:model", "pytorch-int8:cascade", "onnx:onnx"):
         for mode in ("streaming", "full"):
             assert any(line.split()[:2] == [backend, mode] for line in out.splitlines()), (backend, mode)
     assert "(search + end) / encoder" in out and "pytorch:model: " in out and " M parameters" in out
     assert "pytorch-int8:model: int8 linear weights" in out
     assert (tmp_path / "out" / "pytorch_model_streaming" / "score_char" / "hyp.trn.sys").is_file()
-    rows = {tuple(line.split()[:2]): line.split()[2:4] for line in out.splitlines() if line.startswith("pytorch")}
-    for model in ("model", "cascade"):  # the same weights, the same hypotheses: the same error rates
-        for mode in ("streaming", "full"):
-            assert rows[(f"pytorch-prepacked:{model}", mode)] == rows[(f"pytorch:{model}", mode)]
 
 
 def test_linear_floor_times_every_per_frame_weight_once():
@@ -100,8 +93,6 @@ def test_linear_floor_times_every_per_frame_weight_once():
     assert [r[0] for r in rows] == ["streaming step", "full pass", "ratio, streaming / full"]
     stream_ms, full_ms = float(rows[0][2]), float(rows[1][2])
     assert stream_ms > 0 and full_ms > 0 and float(rows[2][2]) > 0
-    for variant in ("prepacked", "int8"):
-        rows = streaming_speed.linear_floor(enc, chunk=4, full_frames=40, repeats=1, variant=variant)
-        assert [r[0] for r in rows] == [f"streaming step {variant}", f"full pass {variant}",
-                                        f"ratio, streaming / full {variant}"]
-        assert all(float(r[2]) > 0 for r in rows)
+    rows = streaming_speed.linear_floor(enc, chunk=4, full_frames=40, repeats=1, variant="int8")
+    assert [r[0] for r in rows] == ["streaming step int8", "full pass int8", "ratio, streaming / full int8"]
+    assert all(float(r[2]) > 0 for r in rows)

@@ -41,7 +41,7 @@ quality.  ``--model_dir`` decodes with TRAINED weights instead (one or more of a
 experiment directories, e.g. ``exp/student``, or a teacher and its compressed student), on the
 real utterances of ``--data_dir``, so that streaming and full context are compared at the
 accuracy each model has (sclite CER/WER per row).  It prints, per backend (each model in
-PyTorch, with ``--prepack_weights`` also with its linear weights prepacked for oneDNN, with
+PyTorch, with
 ``--quantize int8`` also with int8 linear weights, and each ONNX export given with ``--exports``),
 all timed in one process one after the other:
 
@@ -133,8 +133,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--model_dir", type=Path, nargs="+", help="trained experiment directories (trained-weights mode)")
     p.add_argument("--data_dir", type=Path, help="data directory (wav.scp, text, utt2spk) of the trained mode")
     p.add_argument("--exports", type=Path, nargs="*", default=[], help="ONNX exports to time too")
-    p.add_argument("--prepack_weights", action="store_true",
-                   help="trained mode: also time each model with its linear weights prepacked for oneDNN")
     p.add_argument("--quantize", choices=["int8"],
                    help="trained mode: also time each model with its linear weights quantised (dynamic int8)")
     p.add_argument("--max_utts", type=int, default=200, help="utterances of --data_dir decoded (0: all)")
@@ -354,9 +352,6 @@ def trained(args: argparse.Namespace) -> dict:
 
     kw = dict(beam_size=args.beam_size, ctc_weight=CTC_WEIGHT)
     backends = {f"pytorch:{d.name}": same_search_recogniser(d, **kw) for d in args.model_dir}
-    if args.prepack_weights:
-        backends.update({f"pytorch-prepacked:{d.name}": same_search_recogniser(d, prepack_weights=True, **kw)
-                         for d in args.model_dir})
     if args.quantize:
         backends.update({f"pytorch-{args.quantize}:{d.name}": same_search_recogniser(d, quantize=args.quantize, **kw)
                          for d in args.model_dir})

@@ -25,10 +25,6 @@ Systems, for each audio length (default 10 s and 60 s):
   ``export_onnx`` and run by the PyTorch-free runtime on ONNX Runtime (``OnnxModel.encode_full``,
   ``OnnxEncoderStream.accept`` one chunk of features per call, and ``batched_chunk_step`` over k
   ``OnnxEncoderStream`` s, as the server runs them);
-* ``ours prepacked ...`` / ``espnet prepacked ...``: copies of the same encoders whose linear
-  weights are packed once for oneDNN (``prepack_linear_weights``, the ``--prepack_weights``
-  decoding option); the same numbers, another matrix-product path. ESPnet's pointwise
-  convolutions stay ``Conv1d`` s (it runs them on (B, C, T) frames), its linear layers are packed;
 * ``ours int8 ...`` / ``espnet int8 ...``: copies whose linear weights are int8, dynamically
   quantised in PyTorch (``quantize_linear_weights``, the ``--quantize int8`` decoding option;
   other numerics, a quarter of the weight bytes); ESPnet's pointwise convolutions stay float;
@@ -47,7 +43,7 @@ Printed: RTF (compute / audio time), the median and p90 compute per chunk call (
 ratios against the targets of the streaming work, a breakdown of where one streaming
 chunk's time goes (per component, timed with forward hooks; the rest is glue code), and
 the encoder's matrix products alone at the streaming step's rows and at the full pass's,
-with PyTorch's default path, prepacked and int8: a step reads every weight for one chunk's frames,
+with PyTorch's default path and int8: a step reads every weight for one chunk's frames,
 the full pass once for the utterance, so where the weights do not fit in the cache, their
 ratio bounds the streaming / full-context ratio that float32 products on that path allow,
 however the rest of the step is written (int8 weights: a quarter of the bytes to read).
@@ -76,7 +72,6 @@ from espnet_durep.encoder.dual_mode_conformer import DualModeConformerEncoder
 from espnet_durep.export.onnx import export_onnx
 from espnet_durep.inference.recognizer import Speech2TextDualMode
 from espnet_durep.inference.stream_batch import EncoderStreamBatch
-from espnet_durep.layers.prepacked_linear import prepack_linear_weights
 from espnet_durep.layers.quantized_linear import quantize_linear_weights
 from espnet_durep.runtime.batching import batched_chunk_step
 from espnet_durep.runtime.recognizer import OnnxSpeech2Text
@@ -89,7 +84,6 @@ QUICK_MODEL = dict(output_size=32, attention_heads=2, linear_units=64, num_block
 DECODER = dict(attention_heads=2, linear_units=64, num_blocks=1)  # not timed; the export needs one
 # Copies of an encoder with another matrix-product path for its linear maps (in place, given the chunk).
 WEIGHT_VARIANTS: Dict[str, Callable[[torch.nn.Module, int], int]] = {
-    "prepacked": lambda module, chunk: prepack_linear_weights(module, rows_hint=chunk),
     "int8": lambda module, chunk: quantize_linear_weights(module),
 }
 
