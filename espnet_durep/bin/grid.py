@@ -30,7 +30,8 @@ needed by a run still to do and is not in ``--expdir`` (it is trained again).
 ``archive`` copies the evidence of every run of the spec finished in the experiment directory and
 not yet recorded into the records directory, which is small enough to keep under version control: ``grid_run.json``,
 ``config.yaml``, ``train.log`` (and ``train.<n>.log`` of the attempts before a resume) and, per decoding, ``metrics.json`` and each ``score_*``'s
-sclite summary (``hyp.trn.sys``) and hypotheses/references (``hyp.trn``, ``ref.trn``). A record
+sclite summary (``hyp.trn.sys``) and hypotheses/references (``hyp.trn``, ``ref.trn``); a student's
+record also holds the same evidence of the teacher run it distilled from, in ``teacher/``. A record
 is never overwritten: it is the evidence of the run that produced it.
 
 ``compare`` reads each run's decodings (``<expdir>/<tag>/decode_*/<test>/``, as in
@@ -67,6 +68,7 @@ RECORD = "grid_run.json"  # written by the runner when a run has trained, decode
 RUN_EVIDENCE = (RECORD, "config.yaml", "train.log")
 EARLIER_TRAIN_LOG = re.compile(r"train\.(\d+)\.log")  # attempt n before a resume (durep.sh)
 SCORE_EVIDENCE = ("hyp.trn.sys", "hyp.trn", "ref.trn")
+TEACHER_EVIDENCE = "teacher"  # records/<student>/teacher/: the teacher run it distilled from
 
 
 @dataclass
@@ -237,18 +239,28 @@ def evidence_files(run_dir: Path) -> List[Path]:
     return files
 
 
-def archive_run(expdir: Path, records: Path, tag: str) -> Optional[Path]:
-    """Copy the evidence of ``expdir/tag`` to ``records/tag``; None if already recorded."""
+def archive_run(expdir: Path, records: Path, tag: str, teacher: Optional[str] = None) -> Optional[Path]:
+    """Copy the evidence of ``expdir/tag`` to ``records/tag``; None if already recorded.
+
+    With ``teacher`` (its tag), the evidence of the teacher it distilled from, the finished run in
+    ``expdir/<teacher>``, goes to ``records/tag/teacher/``: a teacher trained again for this
+    student is not the run recorded under its own tag."""
     dst = records / tag
     if (dst / RECORD).is_file():
         return None
-    src = expdir / tag
-    files = evidence_files(src)
+    sources = [(expdir / tag, Path())]
+    if teacher is not None:
+        if (expdir / teacher / RECORD).is_file():
+            sources.append((expdir / teacher, Path(TEACHER_EVIDENCE)))
+        else:
+            print(f"{tag}: its teacher {expdir / teacher} has no finished run; "
+                  "the record keeps no teacher evidence", file=sys.stderr)
+    copies = [(src / f, sub / f) for src, sub in sources for f in evidence_files(src)]
     partial = records / f".{tag}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    for f in files:
-        (partial / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / f, partial / f)
+    for src, rel in copies:
+        (partial / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, partial / rel)
     shutil.rmtree(dst, ignore_errors=True)  # a record without grid_run.json is an interrupted copy
     partial.rename(dst)
     return dst
@@ -490,7 +502,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "archive":
             for e, seed in planned_runs(spec):
                 tag = e.tag(seed)
-                if (args.expdir / tag / RECORD).is_file() and archive_run(args.expdir, args.records, tag):
+                teacher = spec.by_name()[e.teacher].tag(seed) if e.teacher else None
+                if (args.expdir / tag / RECORD).is_file() and archive_run(args.expdir, args.records, tag, teacher):
                     print(f"{tag}: archived in {args.records / tag}")
         elif args.command == "plan":
             if (args.expdir is None) != (args.records is None):

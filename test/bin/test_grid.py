@@ -203,6 +203,29 @@ def test_archive_keeps_the_evidence_only_and_never_overwrites(tmp_path, capsys):
     assert not list(records.glob("*base_seed1*"))
 
 
+def test_a_student_record_keeps_the_teacher_it_distilled_from(tmp_path, capsys):
+    """A teacher trained again for a student is another run than its own record: the student's
+    record keeps that teacher's evidence, and the comparison does not count it as the student's."""
+    expdir, records = tmp_path / "exp_grid", tmp_path / "records"
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    finished_run(expdir, "base_seed0")
+    finished_run(expdir, "student_seed0")
+    write(expdir / "base_seed0" / "train.log", "    Total Number of model parameters: 9.99 M\n")  # the teacher
+    write(records / "base_seed0" / "grid_run.json", "{}")  # recorded earlier: not archived again
+    assert _main(["archive", "--spec", str(spec_file), "--expdir", str(expdir), "--records", str(records)]) == 0
+    assert capsys.readouterr().out == f"student_seed0: archived in {records / 'student_seed0'}\n"
+    teacher = records / "student_seed0" / "teacher"
+    assert "9.99 M" in (teacher / "train.log").read_text()
+    assert (teacher / "grid_run.json").is_file()
+    assert (teacher / "decode_full_joint" / "test" / "score_cer" / "hyp.trn.sys").is_file()
+    student = [r for r in load_runs(load_spec(spec_file), records)[0] if r.tag == "student_seed0"][0]
+    assert student.params_m == 2.95 and len(student.results) == 1
+    # a teacher without a finished run: the student is still archived, and that is said
+    finished_run(expdir, "student_seed1")
+    assert archive_run(expdir, records, "student_seed1", "base_seed1") == records / "student_seed1"
+    assert "its teacher" in capsys.readouterr().err and not (records / "student_seed1" / "teacher").exists()
+
+
 def test_a_resumed_run_keeps_every_attempt_log(tmp_path):
     """durep.sh keeps the log of each attempt before a resume as train.<n>.log: the facts come from
     all of them, and the archive keeps them all."""
