@@ -86,6 +86,10 @@ class Experiment:
     def tag(self, seed: int) -> str:
         return f"{self.name}_seed{seed}"
 
+    def teacher_tag(self, seed: int) -> Optional[str]:
+        """The run of the teacher this experiment distils from with ``seed``; None without one."""
+        return f"{self.teacher}_seed{seed}" if self.teacher else None
+
 
 @dataclass
 class Spec:
@@ -182,14 +186,13 @@ def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[
     return [(e, seed) for seed in (seeds if seeds is not None else spec.seeds) for e in run_order(spec, wanted)]
 
 
-def runs_to_do(spec: Spec, runs: Sequence[Tuple[Experiment, int]], expdir: Path, records: Path
+def runs_to_do(runs: Sequence[Tuple[Experiment, int]], expdir: Path, records: Path
                ) -> Tuple[List[Tuple[Experiment, int]], List[str]]:
     """The runs not done yet, and one note per run left out or trained again.
 
     A run is done when ``grid_run.json`` is in ``expdir/<tag>`` or ``records/<tag>``. A teacher
     that is done only in ``records`` (its checkpoint is not in ``expdir``) is trained again when
     a run still to do distils from it."""
-    by_name = spec.by_name()
     todo: List[Tuple[Experiment, int]] = []
     notes: List[str] = []
     teachers_needed = set()
@@ -203,16 +206,15 @@ def runs_to_do(spec: Spec, runs: Sequence[Tuple[Experiment, int]], expdir: Path,
             notes.append(f"{tag}: recorded in {records}, trained again: a run to do distils from its checkpoint")
         todo.append((e, seed))
         if e.teacher:
-            teachers_needed.add(by_name[e.teacher].tag(seed))
+            teachers_needed.add(e.teacher_tag(seed))
     return todo[::-1], notes[::-1]
 
 
 def plan_lines(spec: Spec, runs: Sequence[Tuple[Experiment, int]]) -> List[str]:
-    by_name = spec.by_name()
     lines = []
     for e, seed in runs:
         args = " ".join(a for a in (spec.common_args, e.args) if a)
-        fields = [e.tag(seed), e.name, str(seed), e.config, by_name[e.teacher].tag(seed) if e.teacher else "-",
+        fields = [e.tag(seed), e.name, str(seed), e.config, e.teacher_tag(seed) or "-",
                   args or "-", e.inference_config or "-", e.inference_model or "-", e.full_searches or "-"]
         bad = [f for f in fields if "\t" in f or "\n" in f]
         if bad:
@@ -502,15 +504,15 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "archive":
             for e, seed in planned_runs(spec):
                 tag = e.tag(seed)
-                teacher = spec.by_name()[e.teacher].tag(seed) if e.teacher else None
-                if (args.expdir / tag / RECORD).is_file() and archive_run(args.expdir, args.records, tag, teacher):
+                if (args.expdir / tag / RECORD).is_file() and archive_run(
+                        args.expdir, args.records, tag, e.teacher_tag(seed)):
                     print(f"{tag}: archived in {args.records / tag}")
         elif args.command == "plan":
             if (args.expdir is None) != (args.records is None):
                 raise ValueError("plan: give both --expdir and --records, or neither")
             runs = planned_runs(spec, args.only, args.seeds)
             if args.expdir is not None:
-                runs, notes = runs_to_do(spec, runs, args.expdir, args.records)
+                runs, notes = runs_to_do(runs, args.expdir, args.records)
                 for note in notes:
                     print(note, file=sys.stderr)
             if runs:

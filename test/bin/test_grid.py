@@ -58,13 +58,13 @@ def test_runs_done_are_left_out_and_a_recorded_teacher_without_checkpoint_is_tra
     write(records / "base_seed0" / "grid_run.json", "{}")   # recorded in an earlier checkout only
     write(records / "base_seed1" / "grid_run.json", "{}")
     write(records / "student_seed1" / "grid_run.json", "{}")
-    todo, notes = runs_to_do(spec, planned_runs(spec), expdir, records)
+    todo, notes = runs_to_do(planned_runs(spec), expdir, records)
     # student_seed0 still needs base_seed0's checkpoint; seed 1 is complete
     assert [e.tag(s) for e, s in todo] == ["base_seed0", "student_seed0"]
     assert any(n.startswith("base_seed0: recorded in") and "trained again" in n for n in notes)
     assert sum("done before" in n for n in notes) == 2
     write(expdir / "base_seed0" / "grid_run.json", "{}")      # the teacher is here now
-    todo, _ = runs_to_do(spec, planned_runs(spec), expdir, records)
+    todo, _ = runs_to_do(planned_runs(spec), expdir, records)
     assert [e.tag(s) for e, s in todo] == ["student_seed0"]
 
 
