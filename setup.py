@@ -17,6 +17,7 @@ install_requires = [
     "tensorboard",          # ESPnet's trainer logs to it
     "matplotlib",           # ESPnet's trainer plots attention and training curves
     "numpy",
+    "scipy",                # Welch's t-test in the experiment grid's comparison (bin/grid)
     "onnx>=1.16",           # export_onnx
     "onnxruntime>=1.18",    # the PyTorch-free runtime (espnet_durep.runtime)
     "websockets>=13",       # the streaming server (espnet_durep.bin.serve)

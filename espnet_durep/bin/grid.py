@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
+from scipy import stats
 
 from espnet_durep.bin.make_results import DecodeResult, collect
 
@@ -182,6 +183,10 @@ def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[
     unknown = [n for n in only if n not in by_name]
     if unknown:
         raise ValueError(f"--only: unknown experiments {unknown} (known: {list(by_name)})")
+    outside = [s for s in seeds or [] if s not in spec.seeds]
+    if outside:
+        raise ValueError(f"--seeds: {outside} not in the spec's seeds {spec.seeds} "
+                         "(archive and compare read only those; add them to the spec)")
     wanted = [by_name[n] for n in only] if only else spec.experiments
     return [(e, seed) for seed in (seeds if seeds is not None else spec.seeds) for e in run_order(spec, wanted)]
 
@@ -232,7 +237,10 @@ def evidence_files(run_dir: Path) -> List[Path]:
     files += [p.relative_to(run_dir) for p in train_logs(run_dir)[:-1]]
     for metrics in sorted(run_dir.glob("decode_*/*/metrics.json")):
         files.append(metrics.relative_to(run_dir))
-        for score_dir in sorted(d for d in metrics.parent.glob("score_*") if d.is_dir()):
+        score_dirs = sorted(d for d in metrics.parent.glob("score_*") if d.is_dir())
+        if not score_dirs:
+            raise ValueError(f"{metrics.parent}: decoded but not scored, no score_* (run the scoring stage)")
+        for score_dir in score_dirs:
             if not (score_dir / SCORE_EVIDENCE[0]).is_file():
                 raise ValueError(f"{score_dir}: no sclite summary {SCORE_EVIDENCE[0]} (run the scoring stage)")
             files += [p.relative_to(run_dir) for n in SCORE_EVIDENCE if (p := score_dir / n).is_file()]
@@ -290,6 +298,7 @@ def setting_cells(s: Setting) -> List[str]:
 class Cell:
     """One experiment, one setting: the values of its seeds."""
 
+    seeds: List[int] = field(default_factory=list)
     cer: List[float] = field(default_factory=list)
     wer: List[float] = field(default_factory=list)
     rtf: List[float] = field(default_factory=list)
@@ -321,18 +330,34 @@ def mean_cell(values: Sequence[float], pattern: str = "{:.1f}", with_spread: boo
 DECIDED_RELATIVE_CHANGE = 5.0  # %: a smaller change needs two or more seeds on both sides
 
 
+def welch_p(values: Sequence[float], base_values: Sequence[float]) -> Optional[float]:
+    """Two-sided p-value of Welch's t-test that the two means are equal; None where it is
+    undefined (a side with one value, or no spread on either side)."""
+    if len(values) < 2 or len(base_values) < 2:
+        return None
+    v_a, v_b = spread(values) ** 2 / len(values), spread(base_values) ** 2 / len(base_values)
+    if v_a + v_b == 0:
+        return None
+    t = (mean(values) - mean(base_values)) / math.sqrt(v_a + v_b)
+    dof = (v_a + v_b) ** 2 / (v_a ** 2 / (len(values) - 1) + v_b ** 2 / (len(base_values) - 1))  # Welch-Satterthwaite
+    return float(2.0 * stats.t.sf(abs(t), dof))
+
+
 def relative(values: Sequence[float], base_values: Sequence[float]) -> str:
-    """(mean(values) - mean(base)) / mean(base) in %, with `` ± `` its standard error where both
-    sides have 2+ seeds (sqrt(s_a^2 / n_a + s_b^2 / n_b) / mean(base)), or `` (1 seed)`` where it is
-    under 5 % and a side has a single seed (not decided)."""
+    """(a - b) / b in % of the means a, b of ``values`` and ``base_values``.
+
+    Where both sides have 2+ seeds: `` ± e``, its standard error by the delta method,
+    sqrt(s_a^2 / n_a + (a / b)^2 s_b^2 / n_b) / b, and ``(p = P)``, Welch's two-sided t-test.
+    Where a side has a single seed and the change is under 5 %: `` (1 seed)``, not decided."""
     value, base = mean(values), mean(base_values)
     if value is None or base is None or base == 0:
         return "-"
     change = 100.0 * (value - base) / base
     sd, base_sd = spread(values), spread(base_values)
     if sd is not None and base_sd is not None:
-        error = 100.0 * math.sqrt(sd ** 2 / len(values) + base_sd ** 2 / len(base_values)) / base
-        return f"{change:+.1f} ± {error:.1f} %"
+        error = 100.0 * math.sqrt(sd ** 2 / len(values) + (value / base) ** 2 * base_sd ** 2 / len(base_values)) / base
+        p = welch_p(values, base_values)
+        return f"{change:+.1f} ± {error:.1f} %" + ("" if p is None else f" (p = {p:.2f})" if p >= 0.01 else " (p < 0.01)")
     return f"{change:+.1f} %" + (" (1 seed)" if abs(change) < DECIDED_RELATIVE_CHANGE else "")
 
 
@@ -378,10 +403,37 @@ def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
                 missing.append(tag)
                 continue
             record_file = expdir / tag / RECORD
-            record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
+            try:
+                record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{record_file}: not valid JSON ({err})") from None
             params, updates = train_log_facts(expdir / tag)
             runs.append(Run(e, seed, tag, collect(expdir, [tag]), params, updates, record))
     return runs, missing
+
+
+def without_seed(command: str, seed: int) -> str:
+    """A run's command with its seed and the seed in its run tags replaced by ``<seed>``."""
+    return re.sub(rf"(--seed |_seed){seed}(?![0-9])", r"\1<seed>", command)
+
+
+def check_same_command(runs: Sequence[Run], expdir: Path) -> None:
+    """Raise if two seeds of one experiment ran different commands, the seed aside: their mean
+    would mix two configurations (a spec changed after some of its runs)."""
+    first: Dict[str, Tuple[Run, str]] = {}
+    for run in runs:
+        if not (run.record or {}).get("command"):
+            continue
+        command = without_seed(run.record["command"], run.seed)
+        name = run.experiment.name
+        if name not in first:
+            first[name] = (run, command)
+        elif command != first[name][1]:
+            other = first[name][0]
+            raise ValueError(f"{expdir / other.tag / RECORD} and {expdir / run.tag / RECORD}: the seeds of {name} "
+                             f"ran different commands, the seed aside, so their mean would mix two "
+                             f"configurations (run the changed experiment again under a new name):\n"
+                             f"  {first[name][1]}\n  {command}")
 
 
 def cells_by_experiment(runs: Sequence[Run], unit_of: Dict[str, str]) -> Dict[str, Dict[Setting, Cell]]:
@@ -389,6 +441,7 @@ def cells_by_experiment(runs: Sequence[Run], unit_of: Dict[str, str]) -> Dict[st
     for run in runs:
         for r in run.results:
             cell = table.setdefault(run.experiment.name, {}).setdefault(setting_of(r), Cell())
+            cell.seeds.append(run.seed)
             if unit_of["cer"] in r.scores:
                 cell.cer.append(r.scores[unit_of["cer"]].err)
             if unit_of["wer"] in r.scores:
@@ -430,10 +483,9 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
         if e.name not in table:
             continue
         params = mean_cell([r.params_m for r in facts[e.name] if r.params_m is not None], "{:.2f}")
-        seeds = ",".join(str(r.seed) for r in facts[e.name])
         for s in sorted(table[e.name]):
             c = table[e.name][s]
-            lines.append(_row([e.name, params, seeds, *setting_cells(s), mean_cell(c.cer, with_spread=True),
+            lines.append(_row([e.name, params, ",".join(map(str, c.seeds)), *setting_cells(s), mean_cell(c.cer, with_spread=True),
                                mean_cell(c.wer, with_spread=True),
                                mean_cell(c.rtf, "{:.3f}"), mean_cell(c.compute_per_chunk, "{:.1f}"),
                                mean_cell(c.alg_latency, "{:.0f}"), mean_cell(c.delay, "{:.0f}")]))
@@ -443,8 +495,11 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
         lines += ["## Relative change against the baselines", "",
                   "(experiment - baseline) / baseline of the mean error rate, on every setting both decoded "
                   "(negative: fewer errors). Where both sides have two or more seeds, `± e` is the standard "
-                  "error of that change (sqrt(s_a^2 / n_a + s_b^2 / n_b) / baseline mean, s: the sample standard "
-                  "deviation over seeds): a change within about 2e is within the seed-to-seed spread. "
+                  "error of that change (delta method: sqrt(s_a^2 / n_a + (a / b)^2 s_b^2 / n_b) / b, a and b "
+                  "the means, s the sample standard deviations over seeds) and p the two-sided p-value of "
+                  "Welch's t-test on the seeds' error rates. With two seeds a side the test has 1-2 degrees of "
+                  "freedom, so p < 0.05 needs a change of about 4-13 e: a larger p says the seeds do not "
+                  "decide the change, not that there is none. "
                   "`(1 seed)`: under 5 % with a single seed on a side, not decided.", ""]
         for e in compared:
             bases = [b for b in e.compare_to if b in table]
@@ -502,11 +557,19 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         spec = load_spec(args.spec)
         if args.command == "archive":
+            failed = []  # one bad run does not keep the others from their records
             for e, seed in planned_runs(spec):
                 tag = e.tag(seed)
-                if (args.expdir / tag / RECORD).is_file() and archive_run(
-                        args.expdir, args.records, tag, e.teacher_tag(seed)):
-                    print(f"{tag}: archived in {args.records / tag}")
+                if not (args.expdir / tag / RECORD).is_file():
+                    continue
+                try:
+                    if archive_run(args.expdir, args.records, tag, e.teacher_tag(seed)):
+                        print(f"{tag}: archived in {args.records / tag}")
+                except (ValueError, OSError) as err:
+                    print(f"ERROR: {err}", file=sys.stderr)
+                    failed.append(tag)
+            if failed:
+                raise ValueError(f"not archived: {', '.join(failed)}")
         elif args.command == "plan":
             if (args.expdir is None) != (args.records is None):
                 raise ValueError("plan: give both --expdir and --records, or neither")
@@ -521,6 +584,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             runs, missing = load_runs(spec, args.expdir)
             if not runs:
                 raise ValueError(f"no decoded run of {args.spec} under {args.expdir}")
+            check_same_command(runs, args.expdir)
             args.out.write_text(render_compare(spec, runs, missing, args.expdir), encoding="utf-8")
             print(f"wrote {args.out} ({len(runs)} runs, {len(missing)} not run yet)")
     except (ValueError, KeyError, OSError) as e:

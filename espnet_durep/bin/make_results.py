@@ -170,8 +170,13 @@ def collect(expdir: Path, models: Sequence[str]) -> List[DecodeResult]:
             scores = {unit: parse_sclite(f) for unit, f in summaries.items() if f is not None}
             if not scores:
                 raise ValueError(f"{test_dir}: decoded but not scored (run the scoring stage)")
-            results.append(DecodeResult(model, test_dir.name,
-                                        json.loads(metrics_file.read_text(encoding="utf-8")), scores))
+            try:
+                metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{metrics_file}: not valid JSON ({err})") from None
+            if not isinstance(metrics, dict) or "decode_mode" not in metrics:
+                raise ValueError(f"{metrics_file}: no 'decode_mode' (not written by the decoder?)")
+            results.append(DecodeResult(model, test_dir.name, metrics, scores))
     if not results:
         raise ValueError(f"no decoding results under {expdir}/{{{','.join(models)}}}/decode_*/")
     return results

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from espnet_durep.bin.grid import (_main, archive_run, load_runs, load_spec, plan_lines, planned_runs,
-                                   relative, render_compare, runs_to_do, train_log_facts)
+from espnet_durep.bin.grid import (_main, archive_run, check_same_command, load_runs, load_spec, plan_lines,
+                                   planned_runs, relative, render_compare, runs_to_do, train_log_facts)
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,14 @@ def test_runs_done_are_left_out_and_a_recorded_teacher_without_checkpoint_is_tra
     write(expdir / "base_seed0" / "grid_run.json", "{}")      # the teacher is here now
     todo, _ = runs_to_do(planned_runs(spec), expdir, records)
     assert [e.tag(s) for e, s in todo] == ["student_seed0"]
+
+
+def test_plan_refuses_seeds_the_spec_does_not_have(tmp_path):
+    """archive and compare read the spec's seeds only: a run of another seed would go unreported."""
+    spec = load_spec(write(tmp_path / "grid.yaml", SPEC))
+    assert [s for _, s in planned_runs(spec, seeds=[1])] == [1, 1]
+    with pytest.raises(ValueError, match=r"--seeds: \[2\] not in the spec's seeds \[0, 1\]"):
+        planned_runs(spec, seeds=[1, 2])
 
 
 def test_plan_cli_needs_both_directories(tmp_path, capsys):
@@ -129,10 +138,11 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     assert "| base | 2.95 | 0,1 | test | full | - | - | joint | 42.0 ± 2.8 | 80.0 ± 0.0 | 0.100 | - | - | - |" in text
     assert "| base | 2.95 | 0,1 | test | streaming | 640 | all | attention_rescoring | 52.0 ± 2.8 | 90.0 ± 0.0 | 0.020 " \
            "| 12.8 | 670 | 1280 |" in text
-    # student 37.0 vs base 42.0: -11.9 %, standard error sqrt(1.41^2 / 2 + 2.83^2 / 2) / 42 = 5.3 %;
-    # WER 72 vs 80: -10.0 %, no spread
+    # student 37.0 vs base 42.0: -11.9 %, standard error sqrt(1.41^2 / 2 + (37 / 42)^2 2.83^2 / 2) / 42
+    # = 4.8 %, Welch's t = -5 / sqrt(1 + 4) with 1.47 degrees of freedom: p = 0.20;
+    # WER 72 vs 80: -10.0 %, no spread on either side, no test
     assert "### student: distilled" in text
-    assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 ± 5.3 % | -10.0 ± 0.0 % |" in text
+    assert "| test | full | - | - | joint | 37.0 ± 1.4 | -11.9 ± 4.8 % (p = 0.20) | -10.0 ± 0.0 % |" in text
     assert "| base_seed0 | 4200 | 16.0 min | some CPU, 2 cores | 0123456789ab | `./run.sh --seed 0` |" in text
     assert "| student_seed0 | - | 1.0 min | cpu | 0123456789ab, at end ba9876543210+modified | `./run.sh --seed 0 --x` |" \
         in text
@@ -143,7 +153,9 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     ([38.0], [40.0, 42.0], "-7.3 %"),               # 5 % or more: one seed decides
     ([40.0], [40.0, 42.0], "-2.4 % (1 seed)"),      # under 5 % with one seed: not decided
     ([40.0, 41.0], [41.0], "-1.2 % (1 seed)"),
-    ([40.0, 41.0], [41.0, 42.0], "-2.4 ± 1.7 %"),   # sqrt(0.5 / 2 + 0.5 / 2) / 41.5
+    # sqrt(0.5 / 2 + (40.5 / 41.5)^2 0.5 / 2) / 41.5; Welch: t = -1.41, 2 degrees of freedom
+    ([40.0, 41.0], [41.0, 42.0], "-2.4 ± 1.7 % (p = 0.29)"),
+    ([30.0, 30.4], [40.0, 40.6], "-25.1 ± 0.7 % (p < 0.01)"),
     ([], [41.0], "-"),
     ([1.0], [0.0], "-"),
 ])
@@ -203,6 +215,20 @@ def test_archive_keeps_the_evidence_only_and_never_overwrites(tmp_path, capsys):
     assert not list(records.glob("*base_seed1*"))
 
 
+def test_one_bad_run_does_not_keep_the_others_from_their_records(tmp_path, capsys):
+    expdir, records = tmp_path / "exp_grid", tmp_path / "records"
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    finished_run(expdir, "base_seed0")
+    shutil.rmtree(expdir / "base_seed0" / "decode_full_joint" / "test" / "score_cer")
+    shutil.rmtree(expdir / "base_seed0" / "decode_full_joint" / "test" / "score_wer")  # decoded, never scored
+    finished_run(expdir, "base_seed1")
+    assert _main(["archive", "--spec", str(spec_file), "--expdir", str(expdir), "--records", str(records)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"base_seed1: archived in {records / 'base_seed1'}\n"
+    assert "base_seed0/decode_full_joint/test: decoded but not scored" in err and "not archived: base_seed0" in err
+    assert sorted(p.name for p in records.iterdir()) == ["base_seed1"]
+
+
 def test_a_student_record_keeps_the_teacher_it_distilled_from(tmp_path, capsys):
     """A teacher trained again for a student is another run than its own record: the student's
     record keeps that teacher's evidence, and the comparison does not count it as the student's."""
@@ -252,6 +278,40 @@ def test_runs_table_sums_attempts(tmp_path):
     runs, missing = load_runs(spec, tmp_path / "exp_grid")
     text = render_compare(spec, runs, missing, tmp_path / "exp_grid")
     assert "| base_seed0 | - | 10.0 min (2 attempts) | cpu | 0123456789ab | `./run.sh` |" in text
+
+
+def test_seeds_column_names_the_seeds_that_decoded_each_setting(tmp_path):
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    expdir = tmp_path / "exp_grid"
+    for seed in (0, 1):
+        decode(expdir, f"base_seed{seed}", "decode_full_joint", metrics("full", "joint"), 40.0 + seed, 80.0)
+    decode(expdir, "base_seed1", "decode_streaming_chunk16_left-1", metrics("streaming", "attention_rescoring", 640.0),
+           50.0, 90.0)
+    spec = load_spec(spec_file)
+    text = render_compare(spec, *load_runs(spec, expdir), expdir)
+    assert "| base | - | 0,1 | test | full | - | - | joint | 40.5 ± 0.7 |" in text
+    assert "| base | - | 1 | test | streaming | 640 | all | attention_rescoring | 50.0 |" in text
+
+
+def test_compare_refuses_to_average_seeds_that_ran_different_commands(tmp_path, capsys):
+    """The seed aside, every seed of an experiment must have run the same command: a spec changed
+    between seeds would otherwise be averaged into one row."""
+    spec_file = write(tmp_path / "grid.yaml", SPEC)
+    expdir = tmp_path / "exp_grid"
+    command = "./run.sh --seed {s} --student_tag student_seed{s} --teacher_tag base_seed{s} --student_args --x\\ 1"
+    for seed in (0, 1):
+        decode(expdir, f"student_seed{seed}", "decode_full_joint", metrics("full", "joint"), 40.0, 80.0)
+        write(expdir / f"student_seed{seed}" / "grid_run.json", json.dumps({"command": command.format(s=seed)}))
+    spec = load_spec(spec_file)
+    check_same_command(load_runs(spec, expdir)[0], expdir)  # the seed and the tags differ only
+    write(expdir / "student_seed1" / "grid_run.json", json.dumps({"command": command.format(s=1) + "0"}))
+    out = ["compare", "--spec", str(spec_file), "--expdir", str(expdir), "--out", str(tmp_path / "r.md")]
+    assert _main(out) == 1
+    err = capsys.readouterr().err
+    assert "student_seed0/grid_run.json and " in err and "the seeds of student ran different commands" in err
+    assert not (tmp_path / "r.md").exists()
+    write(expdir / "student_seed1" / "grid_run.json", "{")
+    assert _main(out) == 1 and "student_seed1/grid_run.json: not valid JSON" in capsys.readouterr().err
 
 
 def test_compare_cli_lists_runs_not_done_and_fails_on_none(tmp_path, capsys):

@@ -157,6 +157,12 @@ def test_collect_reads_decode_tree(scripts_dir, tmp_path):
     assert (rows.model, rows.test_set, rows.scores["score_wer"].wrd) == ("student", "test", 11)
     with pytest.raises(ValueError, match="no decoding results"):
         collect(tmp_path / "exp", ["teacher"])
+    (test_dir / "metrics.json").write_text(json.dumps({"rtf": 0.1}))
+    with pytest.raises(ValueError, match=r"left-1/test/metrics.json: no 'decode_mode'"):
+        collect(tmp_path / "exp", ["student"])
+    (test_dir / "metrics.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"left-1/test/metrics.json: not valid JSON"):
+        collect(tmp_path / "exp", ["student"])
 
 
 TRAIN_LOG = """\

@@ -55,12 +55,16 @@ if grep -q -m1 "model name" /proc/cpuinfo 2>/dev/null; then
   hardware="$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc --all) cores"
 fi
 
-# the code a run uses: the commit, "+modified" when the package or conf/ differ from it
+# the code a run uses: the commit, "+modified" when the package or conf/ differ from it (changed
+# or new files)
 code_version() {
   local top version=unknown
   if top="$(git rev-parse --show-toplevel 2>/dev/null)"; then
     version="$(git rev-parse --short=12 HEAD)"
-    git diff --quiet HEAD -- "${top}/espnet_durep" conf || version+="+modified"
+    if ! git diff --quiet HEAD -- "${top}/espnet_durep" conf \
+        || [ -n "$(git ls-files --others --exclude-standard -- "${top}/espnet_durep" conf)" ]; then
+      version+="+modified"
+    fi
   fi
   echo "${version}"
 }
@@ -90,11 +94,12 @@ while IFS=$'\t' read -r -u 3 tag name seed config teacher train_args inference_c
   attempts="${expdir}/${tag}/grid_attempts"
   mkdir -p "${attempts}"
   start=$(date +%s)
-  ( while :; do date +%s > "${attempts}/${start}"; sleep 30; done ) &
+  # a failed write (disk full) must not end the heartbeat, nor its kill below end the grid
+  ( while :; do date +%s > "${attempts}/${start}" || true; sleep 30; done ) &
   heartbeat=$!
   trap 'kill "${heartbeat}" 2>/dev/null || true' EXIT
   ./run.sh "${opts[@]}"
-  kill "${heartbeat}"; wait "${heartbeat}" 2>/dev/null || true
+  kill "${heartbeat}" 2>/dev/null || true; wait "${heartbeat}" 2>/dev/null || true
   date +%s > "${attempts}/${start}"
   wall=0 n_attempts=0
   for f in "${attempts}"/*; do
