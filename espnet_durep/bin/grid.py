@@ -149,6 +149,14 @@ def load_spec(path: Path) -> Spec:
                 raise ValueError(f"{path}: experiment {e.name} names '{ref}', which is not an experiment")
             if ref == e.name:
                 raise ValueError(f"{path}: experiment {e.name} names itself as teacher or baseline")
+    by_name = {e.name: e for e in experiments}
+    for e in experiments:
+        teacher = by_name.get(e.teacher)
+        if teacher is not None and e.inference_model != teacher.inference_model:
+            raise ValueError(f"{path}: experiment {e.name} distils from {teacher.name}'s checkpoint "
+                             f"{e.inference_model or 'valid.acc.ave.pth'} (the recipe takes the teacher's "
+                             f"checkpoint by the student's inference_model), but {teacher.name} is decoded "
+                             f"with {teacher.inference_model or 'valid.acc.ave.pth'}: give both the same")
     spec = Spec(seeds=seeds, common_args=str(raw.get("common_args") or ""), experiments=experiments)
     run_order(spec, spec.experiments)  # rejects teacher cycles
     return spec

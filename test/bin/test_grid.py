@@ -92,6 +92,8 @@ def test_plan_cli_needs_both_directories(tmp_path, capsys):
     ("experiments: [{name: a, config: c, teacher: b}, {name: b, config: c, teacher: a}]", "teacher cycle"),
     ("seeds: [0, 0]\nexperiments: [{name: a, config: c}]", "distinct integers"),
     ("experiments: [{name: 'a b', config: c}]", "must be letters"),
+    ("experiments: [{name: a, config: c, teacher: b, inference_model: valid.loss.ave.pth}, {name: b, config: c}]",
+     "a distils from b's checkpoint valid.loss.ave.pth .* b is decoded with valid.acc.ave.pth"),
 ])
 def test_bad_specs_name_the_file_and_the_problem(tmp_path, text, message):
     path = write(tmp_path / "grid.yaml", text)
