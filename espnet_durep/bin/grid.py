@@ -69,6 +69,7 @@ RECORD = "grid_run.json"  # written by the runner when a run has trained, decode
 RUN_EVIDENCE = (RECORD, "config.yaml", "train.log")
 EARLIER_TRAIN_LOG = re.compile(r"train\.(\d+)\.log")  # attempt n before a resume (durep.sh)
 SCORE_EVIDENCE = ("hyp.trn.sys", "hyp.trn", "ref.trn")
+RECIPE_INFERENCE_MODEL = "valid.acc.ave.pth"  # durep.sh's --inference_model when a spec names none
 TEACHER_EVIDENCE = "teacher"  # records/<student>/teacher/: the teacher run it distilled from
 
 
@@ -149,15 +150,14 @@ def load_spec(path: Path) -> Spec:
                 raise ValueError(f"{path}: experiment {e.name} names '{ref}', which is not an experiment")
             if ref == e.name:
                 raise ValueError(f"{path}: experiment {e.name} names itself as teacher or baseline")
-    by_name = {e.name: e for e in experiments}
+    spec = Spec(seeds=seeds, common_args=str(raw.get("common_args") or ""), experiments=experiments)
     for e in experiments:
-        teacher = by_name.get(e.teacher)
+        teacher = spec.by_name().get(e.teacher)
         if teacher is not None and e.inference_model != teacher.inference_model:
             raise ValueError(f"{path}: experiment {e.name} distils from {teacher.name}'s checkpoint "
-                             f"{e.inference_model or 'valid.acc.ave.pth'} (the recipe takes the teacher's "
+                             f"{e.inference_model or RECIPE_INFERENCE_MODEL} (the recipe takes the teacher's "
                              f"checkpoint by the student's inference_model), but {teacher.name} is decoded "
-                             f"with {teacher.inference_model or 'valid.acc.ave.pth'}: give both the same")
-    spec = Spec(seeds=seeds, common_args=str(raw.get("common_args") or ""), experiments=experiments)
+                             f"with {teacher.inference_model or RECIPE_INFERENCE_MODEL}: give both the same")
     run_order(spec, spec.experiments)  # rejects teacher cycles
     return spec
 
@@ -347,7 +347,8 @@ def welch_p(values: Sequence[float], base_values: Sequence[float]) -> Optional[f
     if v_a + v_b == 0:
         return None
     t = (mean(values) - mean(base_values)) / math.sqrt(v_a + v_b)
-    dof = (v_a + v_b) ** 2 / (v_a ** 2 / (len(values) - 1) + v_b ** 2 / (len(base_values) - 1))  # Welch-Satterthwaite
+    # Welch-Satterthwaite degrees of freedom
+    dof = (v_a + v_b) ** 2 / (v_a ** 2 / (len(values) - 1) + v_b ** 2 / (len(base_values) - 1))
     return float(2.0 * stats.t.sf(abs(t), dof))
 
 
@@ -363,9 +364,10 @@ def relative(values: Sequence[float], base_values: Sequence[float]) -> str:
     change = 100.0 * (value - base) / base
     sd, base_sd = spread(values), spread(base_values)
     if sd is not None and base_sd is not None:
-        error = 100.0 * math.sqrt(sd ** 2 / len(values) + (value / base) ** 2 * base_sd ** 2 / len(base_values)) / base
+        variance = sd ** 2 / len(values) + (value / base) ** 2 * base_sd ** 2 / len(base_values)
+        cell = f"{change:+.1f} ± {100.0 * math.sqrt(variance) / base:.1f} %"
         p = welch_p(values, base_values)
-        return f"{change:+.1f} ± {error:.1f} %" + ("" if p is None else f" (p = {p:.2f})" if p >= 0.01 else " (p < 0.01)")
+        return cell + ("" if p is None else f" (p = {p:.2f})" if p >= 0.01 else " (p < 0.01)")
     return f"{change:+.1f} %" + (" (1 seed)" if abs(change) < DECIDED_RELATIVE_CHANGE else "")
 
 
@@ -493,8 +495,8 @@ def render_compare(spec: Spec, runs: Sequence[Run], missing: Sequence[str], expd
         params = mean_cell([r.params_m for r in facts[e.name] if r.params_m is not None], "{:.2f}")
         for s in sorted(table[e.name]):
             c = table[e.name][s]
-            lines.append(_row([e.name, params, ",".join(map(str, c.seeds)), *setting_cells(s), mean_cell(c.cer, with_spread=True),
-                               mean_cell(c.wer, with_spread=True),
+            lines.append(_row([e.name, params, ",".join(map(str, c.seeds)), *setting_cells(s),
+                               mean_cell(c.cer, with_spread=True), mean_cell(c.wer, with_spread=True),
                                mean_cell(c.rtf, "{:.3f}"), mean_cell(c.compute_per_chunk, "{:.1f}"),
                                mean_cell(c.alg_latency, "{:.0f}"), mean_cell(c.delay, "{:.0f}")]))
     lines.append("")
