@@ -8,7 +8,7 @@
 
 The spec (YAML) names every experiment once::
 
-    seeds: [0, 1]                  # every experiment is trained once per seed
+    seeds: [0, 1]                  # every experiment is trained once per seed (default: [0])
     common_args: --max_epoch 20    # training options of every experiment
     experiments:
       - name: full_only            # experiment tag <name>_seed<seed>
@@ -19,6 +19,8 @@ The spec (YAML) names every experiment once::
         inference_model: valid.loss.ave.pth     # optional: checkpoint decoded (and distilled from)
         full_searches: attention_rescoring joint  # optional: full-context searches
         compare_to: [a, b]         # optional: baselines of the comparison table
+        seeds: [0, 1, 2]           # optional: this experiment's seeds instead of the spec's; a
+                                   # teacher needs every seed of its students
         claim: one line            # optional: what the row tests
 
 ``plan`` prints one tab-separated line per run, teachers before their students:
@@ -59,7 +61,7 @@ from scipy import stats
 from espnet_durep.bin.make_results import DecodeResult, collect
 
 EXPERIMENT_KEYS = {"name", "config", "args", "teacher", "inference_config", "inference_model", "full_searches",
-                   "compare_to", "claim"}
+                   "compare_to", "claim", "seeds"}
 SPEC_KEYS = {"seeds", "common_args", "experiments"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PARAMS = re.compile(r"Total Number of model parameters: ([0-9.]+) ([KMG]?)")
@@ -84,6 +86,7 @@ class Experiment:
     full_searches: Optional[str] = None
     compare_to: List[str] = field(default_factory=list)
     claim: str = ""
+    seeds: List[int] = field(default_factory=lambda: [0])
 
     def tag(self, seed: int) -> str:
         return f"{self.name}_seed{seed}"
@@ -102,6 +105,20 @@ class Spec:
     def by_name(self) -> Dict[str, Experiment]:
         return {e.name: e for e in self.experiments}
 
+    def all_seeds(self) -> List[int]:
+        """Every seed some experiment is trained with, the spec's first."""
+        seeds = list(self.seeds)
+        for e in self.experiments:
+            seeds += [s for s in e.seeds if s not in seeds]
+        return seeds
+
+
+def check_seeds(seeds: object, where: str) -> List[int]:
+    if not isinstance(seeds, list) or not seeds or not all(type(s) is int for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{where}: 'seeds' must be a non-empty list of distinct integers, got {seeds!r}")
+    return seeds
+
 
 def load_spec(path: Path) -> Spec:
     """Read and check a grid spec; errors name the file and the experiment."""
@@ -114,10 +131,7 @@ def load_spec(path: Path) -> Spec:
     unknown = set(raw) - SPEC_KEYS
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(SPEC_KEYS)})")
-    seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds) \
-            or len(set(seeds)) != len(seeds):
-        raise ValueError(f"{path}: 'seeds' must be a list of distinct integers, got {seeds!r}")
+    seeds = check_seeds(raw.get("seeds", [0]), str(path))
     experiments = []
     for i, item in enumerate(raw["experiments"]):
         where = f"{path}: experiment {i + 1}"
@@ -139,7 +153,8 @@ def load_spec(path: Path) -> Spec:
             teacher=item.get("teacher"), inference_config=item.get("inference_config"),
             inference_model=item.get("inference_model"),
             full_searches=item.get("full_searches"), compare_to=[str(c) for c in compare_to],
-            claim=str(item.get("claim") or "")))
+            claim=str(item.get("claim") or ""),
+            seeds=check_seeds(item["seeds"], f"{where} ({item['name']})") if "seeds" in item else list(seeds)))
     names = [e.name for e in experiments]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -153,6 +168,9 @@ def load_spec(path: Path) -> Spec:
     spec = Spec(seeds=seeds, common_args=str(raw.get("common_args") or ""), experiments=experiments)
     for e in experiments:
         teacher = spec.by_name().get(e.teacher)
+        if teacher is not None and not set(e.seeds) <= set(teacher.seeds):
+            raise ValueError(f"{path}: experiment {e.name} has seeds {e.seeds}, but its teacher {teacher.name} "
+                             f"only {teacher.seeds}: each seed distils from the teacher's run of that seed")
         if teacher is not None and e.inference_model != teacher.inference_model:
             raise ValueError(f"{path}: experiment {e.name} distils from {teacher.name}'s checkpoint "
                              f"{e.inference_model or RECIPE_INFERENCE_MODEL} (the recipe takes the teacher's "
@@ -186,17 +204,19 @@ def run_order(spec: Spec, wanted: Sequence[Experiment]) -> List[Experiment]:
 
 def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[int]] = None
                  ) -> List[Tuple[Experiment, int]]:
-    """(experiment, seed) of every run asked for, per seed teachers before their students."""
+    """(experiment, seed) of every run asked for (each experiment with its seeds), per seed
+    teachers before their students."""
     by_name = spec.by_name()
     unknown = [n for n in only if n not in by_name]
     if unknown:
         raise ValueError(f"--only: unknown experiments {unknown} (known: {list(by_name)})")
-    outside = [s for s in seeds or [] if s not in spec.seeds]
+    outside = [s for s in seeds or [] if s not in spec.all_seeds()]
     if outside:
-        raise ValueError(f"--seeds: {outside} not in the spec's seeds {spec.seeds} "
+        raise ValueError(f"--seeds: {outside} not in the spec's seeds {spec.all_seeds()} "
                          "(archive and compare read only those; add them to the spec)")
     wanted = [by_name[n] for n in only] if only else spec.experiments
-    return [(e, seed) for seed in (seeds if seeds is not None else spec.seeds) for e in run_order(spec, wanted)]
+    return [(e, seed) for seed in (seeds if seeds is not None else spec.all_seeds())
+            for e in run_order(spec, [w for w in wanted if seed in w.seeds])]
 
 
 def runs_to_do(runs: Sequence[Tuple[Experiment, int]], expdir: Path, records: Path
@@ -406,8 +426,8 @@ def train_log_facts(run_dir: Path) -> Tuple[Optional[float], Optional[int]]:
 def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
     """Every run of the spec found under expdir, and the tags not (yet) there."""
     runs, missing = [], []
-    for seed in spec.seeds:
-        for e in spec.experiments:
+    for seed in spec.all_seeds():
+        for e in (e for e in spec.experiments if seed in e.seeds):
             tag = e.tag(seed)
             if not list((expdir / tag).glob("decode_*/*/metrics.json")):
                 missing.append(tag)

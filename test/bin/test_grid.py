@@ -77,6 +77,24 @@ def test_plan_refuses_seeds_the_spec_does_not_have(tmp_path):
         planned_runs(spec, seeds=[1, 2])
 
 
+def test_an_experiment_can_have_more_seeds_than_the_spec(tmp_path):
+    """A third seed of one baseline: planned, archived and compared for that experiment only."""
+    spec = load_spec(write(tmp_path / "grid.yaml", SPEC.replace(
+        "  - name: base\n", "  - name: base\n    seeds: [0, 1, 2]\n")))
+    assert spec.all_seeds() == [0, 1, 2]
+    assert [e.tag(s) for e, s in planned_runs(spec)] == \
+        ["base_seed0", "student_seed0", "base_seed1", "student_seed1", "base_seed2"]
+    assert [e.tag(s) for e, s in planned_runs(spec, ["student"], [2])] == []
+    assert [e.tag(s) for e, s in planned_runs(spec, ["base"], [2])] == ["base_seed2"]
+    expdir = tmp_path / "exp_grid"
+    for tag, cer in (("base_seed0", 40.0), ("base_seed1", 44.0), ("base_seed2", 42.0), ("student_seed0", 36.0)):
+        decode(expdir, tag, "decode_full_joint", metrics("full", "joint"), cer, 80.0)
+    runs, missing = load_runs(spec, expdir)
+    assert [r.tag for r in runs] == ["student_seed0", "base_seed0", "base_seed1", "base_seed2"]  # spec order
+    assert missing == ["student_seed1"]
+    assert "| base | - | 0,1,2 | test | full | - | - | joint | 42.0 ± 2.0 |" in render_compare(spec, runs, missing, expdir)
+
+
 def test_plan_cli_needs_both_directories(tmp_path, capsys):
     spec_file = write(tmp_path / "grid.yaml", SPEC)
     assert _main(["plan", "--spec", str(spec_file), "--expdir", str(tmp_path)]) == 1
@@ -91,6 +109,9 @@ def test_plan_cli_needs_both_directories(tmp_path, capsys):
     ("experiments: [{name: a, config: c}, {name: a, config: d}]", "names used twice: \\['a'\\]"),
     ("experiments: [{name: a, config: c, teacher: b}, {name: b, config: c, teacher: a}]", "teacher cycle"),
     ("seeds: [0, 0]\nexperiments: [{name: a, config: c}]", "distinct integers"),
+    ("experiments: [{name: a, config: c, seeds: [1, true]}]", "experiment 1 \\(a\\): 'seeds' must be"),
+    ("seeds: [0]\nexperiments: [{name: a, config: c, teacher: b, seeds: [0, 1]}, {name: b, config: c}]",
+     "a has seeds \\[0, 1\\], but its teacher b only \\[0\\]"),
     ("experiments: [{name: 'a b', config: c}]", "must be letters"),
     ("experiments: [{name: a, config: c, teacher: b, inference_model: valid.loss.ave.pth}, {name: b, config: c}]",
      "a distils from b's checkpoint valid.loss.ave.pth .* b is decoded with valid.acc.ave.pth"),
