@@ -4,6 +4,7 @@ overrides."""
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 from pathlib import Path
@@ -13,7 +14,8 @@ import torch
 import yaml
 
 from espnet_durep.bin.grid import (_main, archive_run, check_same_command, load_runs, load_spec, plan_lines,
-                                   planned_runs, relative, render_compare, runs_to_do, train_log_facts)
+                                   planned_runs, relative, render_compare, runs_to_do, setting_label,
+                                   train_log_facts)
 from espnet_durep.tasks.durep import DurepTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,6 +160,11 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
     runs, missing = load_runs(spec, expdir)
     assert missing == [] and len(runs) == 4
     text = render_compare(spec, runs, missing, expdir)
+    # at a glance: one CER table per set of settings decoded alike
+    assert "| experiment | params (M) | seeds | full context (joint) | streaming 640 ms (attention_rescoring) |\n" \
+           "|---|---|---|---|---|\n| base | 2.95 | 0,1 | 42.0 ± 2.8 | 52.0 ± 2.8 |\n" in text
+    assert "| experiment | params (M) | seeds | full context (joint) |\n|---|---|---|---|\n| student | - | 0,1 | 37.0 ± 1.4 |" \
+        in text
     assert "| base | 2.95 | 0,1 | test | full | - | - | joint | 42.0 ± 2.8 | 80.0 ± 0.0 | 0.100 | - | - | - |" in text
     assert "| base | 2.95 | 0,1 | test | streaming | 640 | all | attention_rescoring | 52.0 ± 2.8 | 90.0 ± 0.0 | 0.020 " \
            "| 12.8 | 670 | 1280 |" in text
@@ -184,6 +191,15 @@ def test_compare_means_seeds_and_gives_relative_change(tmp_path):
 ])
 def test_relative_change_says_whether_the_seeds_decide_it(values, base, cell):
     assert relative(values, base) == cell
+
+
+@pytest.mark.parametrize("setting, with_test_set, label", [
+    (("test", "full", 0.0, math.inf, "joint"), False, "full context (joint)"),
+    (("test", "streaming", 640.0, math.inf, "attention_rescoring"), False, "streaming 640 ms (attention_rescoring)"),
+    (("dev", "streaming", 320.0, 4.0, "ctc_greedy"), True, "dev: streaming 320 ms, 4 left chunks (ctc_greedy)"),
+])
+def test_setting_labels_name_mode_chunk_left_context_and_search(setting, with_test_set, label):
+    assert setting_label(setting, with_test_set) == label
 
 
 def finished_run(expdir: Path, tag: str) -> Path:
