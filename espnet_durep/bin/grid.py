@@ -435,7 +435,9 @@ def load_runs(spec: Spec, expdir: Path) -> Tuple[List[Run], List[str]]:
     """Every run of the spec found under expdir, and the tags not (yet) there."""
     runs, missing = [], []
     for seed in spec.all_seeds():
-        for e in (e for e in spec.experiments if seed in e.seeds):
+        for e in spec.experiments:
+            if seed not in e.seeds:
+                continue
             tag = e.tag(seed)
             if not list((expdir / tag).glob("decode_*/*/metrics.json")):
                 missing.append(tag)
