@@ -205,7 +205,7 @@ def run_order(spec: Spec, wanted: Sequence[Experiment]) -> List[Experiment]:
 def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[int]] = None
                  ) -> List[Tuple[Experiment, int]]:
     """(experiment, seed) of every run asked for (each experiment with its seeds), per seed
-    teachers before their students."""
+    teachers before their students. An experiment named in `only` must have every seed asked for."""
     by_name = spec.by_name()
     unknown = [n for n in only if n not in by_name]
     if unknown:
@@ -215,6 +215,10 @@ def planned_runs(spec: Spec, only: Sequence[str] = (), seeds: Optional[Sequence[
         raise ValueError(f"--seeds: {outside} not in the spec's seeds {spec.all_seeds()} "
                          "(archive and compare read only those; add them to the spec)")
     wanted = [by_name[n] for n in only] if only else spec.experiments
+    lacking = [f"{e.name} (seeds {e.seeds})" for e in wanted if any(s not in e.seeds for s in seeds or [])]
+    if only and lacking:
+        raise ValueError(f"--only with --seeds {list(seeds)}: not every seed is in the 'seeds' of "
+                         f"{', '.join(lacking)}; add it there to run it")
     return [(e, seed) for seed in (seeds if seeds is not None else spec.all_seeds())
             for e in run_order(spec, [w for w in wanted if seed in w.seeds])]
 

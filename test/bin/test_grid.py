@@ -86,7 +86,9 @@ def test_an_experiment_can_have_more_seeds_than_the_spec(tmp_path):
     assert spec.all_seeds() == [0, 1, 2]
     assert [e.tag(s) for e, s in planned_runs(spec)] == \
         ["base_seed0", "student_seed0", "base_seed1", "student_seed1", "base_seed2"]
-    assert [e.tag(s) for e, s in planned_runs(spec, ["student"], [2])] == []
+    with pytest.raises(ValueError, match=r"--only with --seeds \[2\]: .* student \(seeds \[0, 1\]\)"):
+        planned_runs(spec, ["student"], [2])  # asked for by name: refused, not silently skipped
+    assert [e.tag(s) for e, s in planned_runs(spec, seeds=[2])] == ["base_seed2"]
     assert [e.tag(s) for e, s in planned_runs(spec, ["base"], [2])] == ["base_seed2"]
     expdir = tmp_path / "exp_grid"
     for tag, cer in (("base_seed0", 40.0), ("base_seed1", 44.0), ("base_seed2", 42.0), ("student_seed0", 36.0)):
